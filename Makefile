@@ -1,0 +1,38 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+# Each creates .venv if missing, installs torch==2.13.0 first (the CPU wheel on this machine; a bare
+# `torch` requirement would pull a multi-GB CUDA build), then ptft itself with its dev extras.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ptft-installed
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+.PHONY: demo test lint bench data clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+data:
+	@if [ ! -f $(FMNIST) ] && [ -z "$$PTFT_DATA_DIR" ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian package dataset-fashion-mnist"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q dataset-fashion-mnist; \
+	fi
+
+demo: $(STAMP) data
+	$(BIN)/ptft demo
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+	$(BIN)/python -m pytest
+
+bench: $(STAMP) data
+	$(BIN)/python bench/fashion_mnist.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,21 @@
+"""ptft: pre-train on the unlabeled data you have, fine-tune on the few labels you can afford."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ptft.api import FineTuner, Pretrainer, load
+
+__all__ = ["FineTuner", "Pretrainer", "load", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `import ptft` stays cheap (no torch import) until the API is used.
+    if name in ("FineTuner", "Pretrainer", "load"):
+        from ptft import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

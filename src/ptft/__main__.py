@@ -1,0 +1,3 @@
+from ptft.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""Command line: `ptft pretrain | finetune | evaluate | predict | demo`, thin over `ptft.api`.
+
+Options come from the typed config of each command (`ptft.config`); `--config FILE.toml` supplies
+them from a file, and flags given on the command line win over it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import inspect
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ptft import config as cfgmod
+from ptft.config import DemoConfig, EvaluateConfig, FinetuneConfig, PredictConfig, PretrainConfig
+from ptft.errors import PtftError
+
+COMMANDS: dict[str, tuple[type, str]] = {
+    "pretrain": (PretrainConfig, "self-supervised pre-training on unlabeled images; writes a bundle"),
+    "finetune": (FinetuneConfig, "fine-tune a pre-trained bundle (or train from scratch) on a label budget"),
+    "evaluate": (EvaluateConfig, "accuracy, macro-F1 and confusion matrix of a fine-tuned bundle"),
+    "predict": (PredictConfig, "write a CSV of predictions and class probabilities"),
+    "demo": (DemoConfig, "Fashion-MNIST: pre-train, fine-tune with 10 labels per class, compare"),
+}
+POSITIONAL = {"evaluate": "run", "predict": "run"}
+
+
+def _comments(cls: type) -> dict[str, str]:
+    """Field comments in ptft/config.py are the help texts (one source of truth)."""
+    found: dict[str, str] = {}
+    for klass in [cls, *(f.type for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.type))]:
+        if not isinstance(klass, type):
+            continue
+        for match in re.finditer(r"^\s+(\w+): [^#\n]*#\s*(.+)$", inspect.getsource(klass), re.M):
+            found.setdefault(match.group(1), match.group(2).strip())
+    return found
+
+
+def _nested(cls: type) -> list[type]:
+    hints = cfgmod._hints(cls)
+    return [hints[f.name] for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name])]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ptft", description=__doc__.splitlines()[0] if __doc__ else None)
+    subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (cls, help_text) in COMMANDS.items():
+        sub = subs.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
+        comments = {**_comments(cls)}
+        for nested in _nested(cls):
+            comments.update({k: v for k, v in _comments(nested).items() if k not in comments})
+        for key, (_, tp, default) in cfgmod.flat_fields(cls).items():
+            text = f"{comments.get(key, '')} (default: {default!r})".strip()
+            if POSITIONAL.get(name) == key:
+                sub.add_argument(key, nargs="?", default=argparse.SUPPRESS, help=text)
+                continue
+            flag = "--" + key.replace("_", "-")
+            if tp is bool:
+                sub.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
+            else:
+                sub.add_argument(flag, dest=key, metavar=key.upper(), default=argparse.SUPPRESS, help=text)
+    return parser
+
+
+def parse(argv: list[str]) -> tuple[str, Any]:
+    args = vars(_parser().parse_args(argv))
+    command = args.pop("command")
+    cls = COMMANDS[command][0]
+    values: dict[str, Any] = cfgmod.read_toml(args.pop("config")) if args.get("config") else {}
+    args.pop("config", None)
+    values.update(args)
+    return command, cfgmod.build(cls, values)
+
+
+def _pretrain(cfg: PretrainConfig) -> None:
+    from ptft.api import Pretrainer
+
+    trainer = Pretrainer(cfg).fit()
+    r = trainer.result
+    print(
+        f"pre-trained {r.steps} steps in {r.seconds / 60:.1f} min (final loss {r.last_loss:.4f}); "
+        f"bundle: {trainer.run_dir}"
+    )
+
+
+def _finetune(cfg: FinetuneConfig) -> None:
+    from ptft.api import FineTuner
+
+    tuner = FineTuner(cfg).fit()
+    m = tuner.metrics_
+    line = f"fine-tuned ({cfg.strategy}) {m['steps']} steps; validation accuracy {100 * (m['val_accuracy'] or 0):.1f} %"
+    if "test" in m:
+        line += f"; test accuracy {100 * m['test']['accuracy']:.1f} %, macro-F1 {100 * m['test']['macro_f1']:.1f} %"
+    print(f"{line}; bundle: {tuner.run_dir}")
+
+
+def _evaluate(cfg: EvaluateConfig) -> None:
+    from ptft.api import load
+
+    if not cfg.run:
+        raise PtftError("evaluate needs the run folder: ptft evaluate RUN --data SPEC")
+    report = load(cfg.run).evaluate(_data(cfg.data, cfg.data_dir))
+    out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{re.sub(r'[^A-Za-z0-9_.-]+', '_', cfg.data)}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(f"accuracy {100 * report['accuracy']:.2f} %  macro-F1 {100 * report['macro_f1']:.2f} %  (n={report['n']})")
+    names = report["labels"]
+    width = max(len(n) for n in names)
+    print("confusion matrix (rows = true, columns = predicted):")
+    for name, row in zip(names, report["confusion_matrix"]):
+        print(f"  {name:>{width}} " + " ".join(f"{v:5d}" for v in row))
+    print(f"report: {out}")
+
+
+def _data(spec: str, data_dir: str) -> Any:
+    from ptft.data.images import read_images
+
+    return read_images(spec, data_dir=data_dir)
+
+
+def _predict(cfg: PredictConfig) -> None:
+    from ptft.api import load
+
+    if not cfg.run:
+        raise PtftError("predict needs the run folder: ptft predict RUN --data SPEC --out FILE.csv")
+    out = Path(cfg.out)
+    if out.exists() and not cfg.overwrite:
+        raise PtftError(f"{out} exists; pass --overwrite to replace it or choose another --out")
+    model = load(cfg.run)
+    images = _data(cfg.data, cfg.data_dir)
+    proba = model.predict_proba(images)
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "prediction", *(f"p_{n}" for n in model.label_names)])
+        for ident, row in zip(images.ids, proba):
+            writer.writerow([ident, model.label_names[int(row.argmax())], *(f"{p:.5f}" for p in row)])
+    print(f"wrote {len(proba)} predictions to {out}")
+
+
+def _demo(cfg: DemoConfig) -> None:
+    from ptft.demo import run_demo
+
+    run_demo(cfg)
+
+
+RUNNERS: dict[str, Callable[[Any], None]] = {
+    "pretrain": _pretrain,
+    "finetune": _finetune,
+    "evaluate": _evaluate,
+    "predict": _predict,
+    "demo": _demo,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        command, cfg = parse(argv)
+        RUNNERS[command](cfg)
+    except PtftError as exc:
+        print(f"ptft: error: {exc}", file=sys.stderr)
+        return 3 if type(exc).__name__ == "RunInterrupted" else 2
+    except KeyboardInterrupt:
+        print("ptft: interrupted", file=sys.stderr)
+        return 130
+    return 0

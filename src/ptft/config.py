@@ -1,0 +1,213 @@
+"""Typed configuration: one frozen dataclass per command, shared pieces nested.
+
+Keys are unique across the nesting, so the CLI and TOML files use flat names (`--lr 3e-4`,
+`lr = 3e-4`); TOML may also group them in tables (`[loop] lr = 3e-4`). An unknown key fails and
+lists the valid ones; the resolved config is written into every run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ptft.errors import ConfigError
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    encoder: str = "cnn"  # cnn | vit | mlp (see `ptft.models.ENCODERS`)
+    activation: str = "gelu"  # linear | sigmoid | relu | tanh | gelu
+    dim: int = 128  # feature width D of the (B, T, D) output
+    depth: int = 4  # transformer blocks / conv stages / MLP layers
+    heads: int = 4  # attention heads (transformer only)
+    patch_size: int = 4  # ViT patch side in pixels; also the MAE mask patch
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    steps: int = 0  # optimiser steps; 0 = derive from epochs (or from max_minutes)
+    epochs: float = 1.0
+    max_minutes: float = 0.0  # time budget; 0 = none
+    batch_size: int = 256
+    accumulate: int = 1  # gradient accumulation micro-batches per step
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup: float = 0.05  # fraction of steps with linear warm-up
+    clip_norm: float = 1.0  # 0 = no clipping
+    precision: str = "auto"  # auto | fp32 | bf16
+    seed: int = 0
+    log_every: int = 20
+    eval_every: int = 0  # steps between evaluations; 0 = once per epoch
+    patience: int = 0  # evaluations without improvement before stopping; 0 = never
+    target: float = 0.0  # stop once the validation metric reaches this; 0 = off
+    checkpoint_every: int = 0  # steps between resumable checkpoints; 0 = only at the end
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    data: str = "fashion-mnist"  # built-in name, folder of images, .npz or IDX file
+    data_dir: str = ""  # where built-in datasets live ('' = the Debian package path)
+    out: str = "runs/pretrain"
+    overwrite: bool = False
+    resume: bool = False
+    objective: str = "simclr"  # simclr | mae
+    mask_ratio: float = 0.6  # MAE: fraction of patches hidden
+    temperature: float = 0.2  # SimCLR: InfoNCE temperature
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    data: str = "fashion-mnist"  # labelled source; its unlabelled rest is the self-training pool
+    data_dir: str = ""
+    pretrained: str = ""  # run folder of `ptft pretrain`; '' = train from scratch
+    out: str = "runs/finetune"
+    overwrite: bool = False
+    resume: bool = False
+    strategy: str = "full"  # full | linear | self-train
+    labels_per_class: int = 10  # label budget K (stratified); 0 = use every label
+    val_per_class: int = 0  # validation examples per class; 0 = same as labels_per_class
+    test: str = ""  # optional test set evaluated at the end (e.g. fashion-mnist:test)
+    augment: bool = True  # random shifts/flips/erasing while fine-tuning
+    head_lr_scale: float = 10.0  # head learning rate = lr x this
+    pseudo_threshold: float = 0.9  # self-train: confidence needed to keep a pseudo-label
+    pseudo_max_per_class: int = 3000  # self-train: cap per class so classes stay balanced
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(steps=400, lr=3e-4, batch_size=64, patience=5, eval_every=25)
+    )
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    run: str = ""  # fine-tuned run folder
+    data: str = "fashion-mnist:test"
+    data_dir: str = ""
+    out: str = ""  # JSON report path; '' = <run>/eval-<data>.json
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    run: str = ""
+    data: str = "fashion-mnist:test"
+    data_dir: str = ""
+    out: str = "predictions.csv"
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    data_dir: str = ""
+    out: str = "runs/demo"
+    overwrite: bool = False
+    pretrain_minutes: float = 6.0
+    labels_per_class: int = 10
+    seed: int = 0
+    seeds: int = 3  # fine-tuning seeds (label splits) per method
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def flat_fields(cls: type) -> dict[str, tuple[tuple[str, ...], Any, Any]]:
+    """Map each flat key to (path through nested dataclasses, type, default)."""
+    out: dict[str, tuple[tuple[str, ...], Any, Any]] = {}
+    hints = _hints(cls)
+    default = cls()
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        value = getattr(default, f.name)
+        if dataclasses.is_dataclass(tp):
+            for key, (path, sub_tp, sub_default) in flat_fields(tp).items():  # type: ignore[arg-type]
+                out[key] = ((f.name, *path), sub_tp, getattr(value, key, sub_default))
+        else:
+            out[f.name] = ((f.name,), tp, value)
+    return out
+
+
+def convert(key: str, tp: Any, value: Any) -> Any:
+    """Convert a CLI string or TOML value to the field's type, with an error naming the key."""
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    try:
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if tp is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return tp(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option '{key}': expected {tp.__name__}, got {value!r}") from None
+
+
+def build(cls: type[C], values: dict[str, Any], base: C | None = None) -> C:
+    """Build a config from flat key/values over `base` (or the defaults); unknown keys fail."""
+    known = flat_fields(cls)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)} for {cls.__name__}; valid: {', '.join(sorted(known))}"
+        )
+    result: Any = base if base is not None else cls()
+    for key, value in values.items():
+        path, tp, _ = known[key]
+        result = _replace_path(result, path, convert(key, tp, value))
+    return typing.cast(C, result)
+
+
+def _replace_path(obj: Any, path: tuple[str, ...], value: Any) -> Any:
+    if len(path) == 1:
+        return dataclasses.replace(obj, **{path[0]: value})
+    return dataclasses.replace(obj, **{path[0]: _replace_path(getattr(obj, path[0]), path[1:], value)})
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config; tables are flattened (keys are unique across them)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    """Inverse of `to_dict` (used to read the config stored in a bundle)."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    known = flat_fields(cls)
+    return build(cls, {k: v for k, v in flat.items() if k in known})

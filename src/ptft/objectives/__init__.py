@@ -1,0 +1,7 @@
+"""Objectives: one file each (masking or views, head, a pure loss), and the registry by name."""
+
+from ptft.objectives import mae, simclr  # noqa: F401  (registers the objectives)
+from ptft.objectives.registry import OBJECTIVES, Objective, build_objective
+from ptft.objectives.supervised import SupervisedClassification, classification_loss
+
+__all__ = ["OBJECTIVES", "Objective", "SupervisedClassification", "build_objective", "classification_loss"]

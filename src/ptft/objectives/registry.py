@@ -1,0 +1,36 @@
+"""The objective surface and its registry.
+
+An objective is a module that owns the encoder it trains and returns a scalar loss from a batch:
+`forward(x, y=None) -> loss`. Pre-training objectives ignore `y`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from ptft.models.base import Encoder
+from ptft.registry import Registry
+
+
+class Objective(nn.Module, ABC):
+    encoder: nn.Module
+
+    @abstractmethod
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """A batch -> scalar loss."""
+
+
+OBJECTIVES: Registry[Callable[..., Objective]] = Registry("objective")
+
+
+def build_objective(name: str, encoder: Encoder, **options: Any) -> Objective:
+    """Build a registered objective, passing only the options its constructor takes."""
+    factory = OBJECTIVES.get(name)
+    accepted = inspect.signature(factory).parameters
+    return factory(encoder, **{k: v for k, v in options.items() if k in accepted})

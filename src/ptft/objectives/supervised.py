@@ -1,0 +1,33 @@
+"""Supervised fine-tuning objective: cross-entropy on labelled images, with light augmentation."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ptft.models.heads import Classifier
+from ptft.objectives.augment import FINETUNE_LIGHT, augment
+from ptft.objectives.registry import Objective
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy of (B, K) logits against (B,) class indices."""
+    return F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+
+
+class SupervisedClassification(Objective):
+    """Wraps a Classifier; not in the pre-training registry (it needs labels)."""
+
+    def __init__(self, classifier: Classifier, augment_inputs: bool = True, label_smoothing: float = 0.1) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.encoder = classifier.encoder
+        self.augment_inputs = augment_inputs
+        self.label_smoothing = label_smoothing
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is None:
+            raise ValueError("supervised classification needs labels")
+        if self.augment_inputs and self.training:
+            x = augment(x, FINETUNE_LIGHT)
+        return classification_loss(self.classifier(x), y, self.label_smoothing)

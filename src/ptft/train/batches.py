@@ -1,0 +1,66 @@
+"""A deterministic, resumable stream of batches over in-memory tensors.
+
+Each epoch draws a permutation from (seed, epoch) alone, so the position `(epoch, offset)` is the
+whole state: resuming continues with exactly the samples an uninterrupted run would see. Under
+torchrun each rank takes its own slice of every global batch (global batch = batch_size x world).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class StreamState:
+    epoch: int = 0
+    offset: int = 0  # index into the epoch's permutation of the next global batch
+
+
+class BatchStream:
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor | None,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        if len(x) == 0:
+            raise ValueError("cannot stream batches from an empty dataset")
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.seed, self.rank, self.world = seed, rank, world
+        self.global_batch = min(batch_size * world, len(x) - len(x) % world or len(x))
+        self.state = StreamState()
+        self._perm_epoch = -1
+        self._perm = torch.empty(0, dtype=torch.long)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, len(self.x) // self.global_batch)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if epoch != self._perm_epoch:
+            gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm, self._perm_epoch = torch.randperm(len(self.x), generator=gen), epoch
+        return self._perm
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's part of the next global batch; a short last batch of an epoch is dropped."""
+        if self.state.offset + self.global_batch > len(self.x):
+            self.state = StreamState(self.state.epoch + 1, 0)
+        perm = self._permutation(self.state.epoch)
+        index = perm[self.state.offset : self.state.offset + self.global_batch]
+        self.state.offset += self.global_batch
+        per_rank = len(index) // self.world
+        index = index[self.rank * per_rank : (self.rank + 1) * per_rank]
+        return self.x[index], (None if self.y is None else self.y[index])
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.state.epoch, "offset": self.state.offset}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.state = StreamState(int(state["epoch"]), int(state["offset"]))

@@ -1,0 +1,255 @@
+"""One plain training loop, used by pre-training and fine-tuning alike.
+
+The objective decides what the loss is; the loop does the rest: AdamW with warm-up + cosine,
+gradient accumulation and clipping, bf16 autocast, DDP under torchrun, a time budget, periodic
+evaluation with early stopping / a target, resumable checkpoints and logging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ptft.config import LoopConfig
+from ptft.errors import PtftError
+from ptft.train.batches import BatchStream
+from ptft.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ptft.train.distributed import (
+    Dist,
+    any_rank,
+    autocast,
+    barrier,
+    mean_across_ranks,
+    pick_device,
+    resolve_precision,
+)
+from ptft.train.logs import RunLogger
+from ptft.train.optim import lr_factor, make_optimizer, set_lr
+
+Evaluate = Callable[[], dict[str, float]]
+
+
+class NonFiniteLoss(PtftError):
+    """The loss became NaN or inf; lower the learning rate or check the data."""
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    total_steps: int
+    stopped: str  # steps | time | patience | target | interrupted
+    best: float | None = None
+    last_eval: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    last_loss: float = float("nan")
+
+
+def _uses_conv(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+@contextlib.contextmanager
+def _sigterm_flag() -> Iterator[dict[str, bool]]:
+    """SIGTERM (pre-emption) sets a flag the loop checks between steps, so it can save and stop."""
+    flag = {"stop": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        flag["stop"] = True
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def plan_steps(cfg: LoopConfig, data: BatchStream) -> int:
+    if cfg.steps > 0:
+        return cfg.steps
+    return max(1, math.ceil(cfg.epochs * data.steps_per_epoch / max(1, cfg.accumulate)))
+
+
+def train(
+    objective: nn.Module,
+    data: BatchStream,
+    cfg: LoopConfig,
+    run_dir: Path | None,
+    info: Dist,
+    param_groups: list[dict[str, Any]] | None = None,
+    evaluate: Evaluate | None = None,
+    monitor: str = "accuracy",
+    resume: bool = False,
+    stop_at: int = 0,
+    desc: str = "train",
+) -> TrainResult:
+    """Train `objective` (a module whose forward(x, y) returns the loss) on `data`.
+
+    `param_groups` (each with 'params' and 'lr') come from a fine-tuning strategy; default: all
+    parameters at cfg.lr. `evaluate` returns validation metrics; `monitor` names the one that
+    early stopping, the target and best-checkpoint selection use (higher is better).
+    `stop_at` > 0 simulates a pre-emption after that step (tests).
+    """
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(info)
+    precision = resolve_precision(cfg.precision, device)
+    channels_last = _uses_conv(objective)
+    objective.to(device)
+    if channels_last:
+        objective.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    groups = param_groups or [{"params": list(objective.parameters()), "lr": cfg.lr}]
+    optimizer = make_optimizer(groups, cfg.weight_decay)
+    model: nn.Module = DistributedDataParallel(objective) if info.world > 1 else objective
+    writer_dir = run_dir if info.is_main else None
+
+    total = plan_steps(cfg, data)
+    step, elapsed_before, best, bad_evals = 0, 0.0, None, 0
+    best_state: dict[str, torch.Tensor] | None = None
+    last_eval: dict[str, float] = {}
+    last_loss = float("nan")
+    budget_fixed = cfg.max_minutes <= 0
+    if resume and run_dir is not None and (ckpt := latest_checkpoint(run_dir)) is not None:
+        model_state, optimizer_state, loop = load_checkpoint(ckpt)
+        best_state = {k[5:]: v for k, v in model_state.items() if k.startswith("best.")} or None
+        objective.load_state_dict({k: v for k, v in model_state.items() if not k.startswith("best.")})
+        optimizer.load_state_dict(optimizer_state)
+        data.load_state_dict(loop["stream"])
+        step, total, elapsed_before = loop["step"], loop["total"], loop["elapsed_s"]
+        best, bad_evals, budget_fixed = loop["best"], loop["bad_evals"], loop["budget_fixed"]
+        if info.is_main:
+            _truncate_log(run_dir, step)
+    eval_every = cfg.eval_every or max(1, data.steps_per_epoch // max(1, cfg.accumulate))
+    logger = RunLogger(writer_dir, total, desc, cfg.progress, start=step)
+    stopped = "steps"
+    start = time.perf_counter() - elapsed_before
+    window_start, window_items = time.perf_counter(), 0
+    timing = (step + 2, 0.0)  # (step, time) where the budget's step timing starts
+
+    def checkpoint() -> None:
+        if run_dir is None:
+            return
+        if info.is_main:
+            state = dict(objective.state_dict())
+            if best_state is not None:
+                state.update({f"best.{k}": v for k, v in best_state.items()})
+            loop_state = {
+                "step": step,
+                "total": total,
+                "elapsed_s": time.perf_counter() - start,
+                "best": best,
+                "bad_evals": bad_evals,
+                "budget_fixed": budget_fixed,
+                "stream": data.state_dict(),
+            }
+            save_checkpoint(run_dir, step, state, optimizer.state_dict(), loop_state)
+        barrier(info)
+
+    with _sigterm_flag() as term:
+        model.train()
+        while step < total:
+            lr = set_lr(optimizer, lr_factor(step, total, cfg.warmup))
+            loss_sum = 0.0
+            for micro in range(cfg.accumulate):
+                x, y = data.next()
+                x = x.to(device, non_blocking=True)
+                if channels_last and x.ndim == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                y = None if y is None else y.to(device, non_blocking=True)
+                sync = micro == cfg.accumulate - 1 or info.world == 1
+                ctx = contextlib.nullcontext() if sync else model.no_sync()  # type: ignore[operator]
+                with ctx, autocast(precision, device):
+                    loss = model(x, y) / cfg.accumulate
+                if not torch.isfinite(loss):
+                    raise NonFiniteLoss(
+                        f"loss is {loss.item()} at step {step}: lower --lr (now {cfg.lr}) or check the inputs"
+                    )
+                loss.backward()
+                loss_sum += float(loss.detach())
+                window_items += len(x) * info.world
+            max_norm = cfg.clip_norm if cfg.clip_norm > 0 else float("inf")
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(objective.parameters(), max_norm))
+            optimizer.step()
+            last_loss = loss_sum
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+
+            if not budget_fixed:  # time budget: time a few steps, then fix the schedule's length
+                if step == timing[0]:
+                    timing = (step, time.perf_counter())
+                elif step == timing[0] + 5:
+                    per_step = (time.perf_counter() - timing[1]) / 5
+                    left = cfg.max_minutes * 60 - (time.perf_counter() - start)
+                    total = max(step, min(total, step + int(0.97 * left / per_step)))
+                    budget_fixed = True
+                    logger.set_total(total)
+
+            if step % cfg.log_every == 0 or step == total:
+                now = time.perf_counter()
+                values = {
+                    "loss": mean_across_ranks(loss_sum, info, device),
+                    "lr": lr,
+                    "grad_norm": grad_norm,
+                    "items_per_s": window_items / max(1e-9, now - window_start),
+                    "elapsed_s": now - start,
+                }
+                logger.log(step, values, advance=0)
+                window_start, window_items = now, 0
+            logger.tick()
+
+            if evaluate is not None and (step % eval_every == 0 or step == total):
+                model.eval()
+                last_eval = evaluate()
+                model.train()
+                score = last_eval[monitor]
+                logger.log(step, {f"val_{k}": v for k, v in last_eval.items()})
+                if best is None or score > best:
+                    best, bad_evals = score, 0
+                    best_state = {k: v.detach().clone() for k, v in objective.state_dict().items()}
+                else:
+                    bad_evals += 1
+                if cfg.target and score >= cfg.target:
+                    stopped = "target"
+                    break
+                if cfg.patience and bad_evals >= cfg.patience:
+                    stopped = "patience"
+                    break
+
+            if cfg.max_minutes > 0 and time.perf_counter() - start > cfg.max_minutes * 60 and step < total:
+                stopped = "time"
+                break
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
+                checkpoint()
+            if any_rank(term["stop"] or step == stop_at, info, device):
+                checkpoint()
+                stopped = "interrupted"
+                break
+
+    logger.close()
+    if best_state is not None and stopped != "interrupted":
+        objective.load_state_dict(best_state)  # the best validation checkpoint wins
+    return TrainResult(step, total, stopped, best, last_eval, time.perf_counter() - start, last_loss)
+
+
+def _truncate_log(run_dir: Path, step: int) -> None:
+    """On resume, drop log lines written after the checkpoint so the log reads as one run."""
+    import json
+
+    path = run_dir / "logs" / "metrics.jsonl"
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+    path.write_text("".join(line + "\n" for line in kept))
