@@ -83,6 +83,13 @@ def plan_steps(cfg: LoopConfig, data: BatchStream) -> int:
     return max(1, math.ceil(cfg.epochs * data.steps_per_epoch / max(1, cfg.accumulate)))
 
 
+def fit_to_budget(step: int, planned: int, elapsed: float, minutes: float) -> int:
+    """Schedule length that ends the run inside its time budget, re-estimated from the measured
+    step rate as the run goes (a rate from the first steps alone misjudges a busy machine)."""
+    left = minutes * 60 - elapsed
+    return max(step + 1, min(planned, step + int(0.98 * left / (elapsed / step))))
+
+
 def train(
     objective: nn.Module,
     data: BatchStream,
@@ -116,12 +123,11 @@ def train(
     model: nn.Module = DistributedDataParallel(objective) if info.world > 1 else objective
     writer_dir = run_dir if info.is_main else None
 
-    total = plan_steps(cfg, data)
+    planned = total = plan_steps(cfg, data)
     step, elapsed_before, best, bad_evals = 0, 0.0, None, 0
     best_state: dict[str, torch.Tensor] | None = None
     last_eval: dict[str, float] = {}
     last_loss = float("nan")
-    budget_fixed = cfg.max_minutes <= 0
     if resume and run_dir is not None and (ckpt := latest_checkpoint(run_dir)) is not None:
         model_state, optimizer_state, loop = load_checkpoint(ckpt)
         best_state = {k[5:]: v for k, v in model_state.items() if k.startswith("best.")} or None
@@ -129,7 +135,7 @@ def train(
         optimizer.load_state_dict(optimizer_state)
         data.load_state_dict(loop["stream"])
         step, total, elapsed_before = loop["step"], loop["total"], loop["elapsed_s"]
-        best, bad_evals, budget_fixed = loop["best"], loop["bad_evals"], loop["budget_fixed"]
+        best, bad_evals = loop["best"], loop["bad_evals"]
         if info.is_main:
             _truncate_log(run_dir, step)
     eval_every = cfg.eval_every or max(1, data.steps_per_epoch // max(1, cfg.accumulate))
@@ -137,7 +143,6 @@ def train(
     stopped = "steps"
     start = time.perf_counter() - elapsed_before
     window_start, window_items = time.perf_counter(), 0
-    timing = (step + 2, 0.0)  # (step, time) where the budget's step timing starts
 
     def checkpoint() -> None:
         if run_dir is None:
@@ -152,7 +157,6 @@ def train(
                 "elapsed_s": time.perf_counter() - start,
                 "best": best,
                 "bad_evals": bad_evals,
-                "budget_fixed": budget_fixed,
                 "stream": data.state_dict(),
             }
             save_checkpoint(run_dir, step, state, optimizer.state_dict(), loop_state)
@@ -187,15 +191,9 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             step += 1
 
-            if not budget_fixed:  # time budget: time a few steps, then fix the schedule's length
-                if step == timing[0]:
-                    timing = (step, time.perf_counter())
-                elif step == timing[0] + 5:
-                    per_step = (time.perf_counter() - timing[1]) / 5
-                    left = cfg.max_minutes * 60 - (time.perf_counter() - start)
-                    total = max(step, min(total, step + int(0.97 * left / per_step)))
-                    budget_fixed = True
-                    logger.set_total(total)
+            if cfg.max_minutes > 0 and step >= 5 and step % max(5, total // 50) == 0:
+                total = fit_to_budget(step, planned, time.perf_counter() - start, cfg.max_minutes)
+                logger.set_total(total)
 
             if step % cfg.log_every == 0 or step == total:
                 now = time.perf_counter()
