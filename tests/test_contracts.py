@@ -24,12 +24,6 @@ from ptft.preprocess import ImageNormalizer
 INPUT_SHAPE = (1, 16, 16)
 ENCODER_NAMES = ENCODERS.names()
 OBJECTIVE_NAMES = OBJECTIVES.names()
-VIT_SHARED_TENSORS = pytest.mark.xfail(
-    reason="BUG: ViTEncoder registers its blocks twice (self.blocks = self.trunk.blocks), so its state_dict "
-    "holds shared tensors that safetensors refuses to save; no ViT bundle or checkpoint can be written",
-    raises=RuntimeError,
-    strict=True,
-)
 
 
 def spec(name: str, activation: str = "gelu") -> dict[str, Any]:
@@ -126,19 +120,14 @@ def test_one_training_step(name: str, objective_name: str, labelled_images: Imag
     assert any(not torch.equal(b, p) for b, p in zip(before, encoder.parameters()))
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=VIT_SHARED_TENSORS) if n == "vit" else n for n in ENCODER_NAMES]
-)
+@pytest.mark.parametrize("name", [(n) if n == "vit" else n for n in ENCODER_NAMES])
 def test_encoder_state_is_saveable_with_safetensors(name: str) -> None:
     save(build_encoder(spec(name)).state_dict())
 
 
 def _roundtrip_params() -> list[Any]:
-    params = []
-    for name, objective_name in itertools.product(ENCODER_NAMES, OBJECTIVE_NAMES):
-        marks = [VIT_SHARED_TENSORS] if name == "vit" else []
-        params.append(pytest.param(name, objective_name, marks=marks, id=f"{name}-{objective_name}"))
-    return params
+    pairs = itertools.product(ENCODER_NAMES, OBJECTIVE_NAMES)
+    return [pytest.param(name, objective, id=f"{name}-{objective}") for name, objective in pairs]
 
 
 @pytest.mark.parametrize(("name", "objective_name"), _roundtrip_params())

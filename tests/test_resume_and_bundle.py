@@ -30,18 +30,6 @@ from ptft.train.checkpoint import read_bundle, write_bundle, write_manifest
 Metrics = Callable[[Path], list[dict[str, Any]]]
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-CHANNELS_LAST_RESUME = pytest.mark.xfail(
-    reason="BUG: train() moves conv models to channels_last before loading the checkpoint, but the saved "
-    "optimizer moments are contiguous (NCHW); AdamW then pairs moments with the wrong weights, so a resumed "
-    "CNN run diverges from the uninterrupted one from the first step after the resume",
-    strict=True,
-)
-VIT_SHARED_TENSORS = pytest.mark.xfail(
-    reason="BUG: ViTEncoder's state_dict holds shared tensors (blocks registered twice); safetensors refuses them",
-    raises=RuntimeError,
-    strict=True,
-)
-
 
 def tensors_equal(a: Path, b: Path) -> bool:
     ta, tb = load_file(str(a)), load_file(str(b))
@@ -61,9 +49,9 @@ def losses(metrics: Metrics, run_dir: Path) -> list[tuple[int, float, float]]:
         ("mlp", "simclr", 1),
         ("mlp", "mae", 2),
         ("mlp", "simclr", 2),
-        pytest.param("cnn", "mae", 1, marks=CHANNELS_LAST_RESUME),
-        pytest.param("cnn", "simclr", 2, marks=CHANNELS_LAST_RESUME),
-        pytest.param("vit", "mae", 1, marks=VIT_SHARED_TENSORS),
+        ("cnn", "mae", 1),
+        ("cnn", "simclr", 2),
+        ("vit", "mae", 1),
     ],
 )
 def test_pretrain_interrupted_and_resumed_equals_uninterrupted(
@@ -127,13 +115,6 @@ def test_sigterm_saves_a_checkpoint_that_resumes(npz_path: Path, metrics: Metric
     assert [row["step"] for row in metrics(out)] == list(range(1, stopped + 3))  # one run, continued
 
 
-@pytest.mark.xfail(
-    reason="BUG: SupervisedClassification stores both .classifier and .encoder (the same module), so the "
-    "objective's state_dict has shared tensors and save_checkpoint raises RuntimeError from safetensors: "
-    "fine-tuning can never write a resumable checkpoint (checkpoint_every, SIGTERM, stop_at)",
-    raises=RuntimeError,
-    strict=True,
-)
 def test_finetune_interrupted_and_resumed_equals_uninterrupted(
     labelled_images: ImageSet, tiny: dict[str, Any], metrics: Metrics, tmp_path: Path
 ) -> None:
@@ -162,11 +143,6 @@ def test_finetune_interrupted_and_resumed_equals_uninterrupted(
     assert tensors_equal(tmp_path / "A" / "model.safetensors", tmp_path / "B" / "model.safetensors")
 
 
-@pytest.mark.xfail(
-    reason="BUG: resume=True on a finished run (its resume/ folder is deleted at the end) silently retrains "
-    "from step 0 and appends a second copy of steps 1..N to logs/metrics.jsonl",
-    strict=True,
-)
 def test_resume_of_a_finished_run_does_not_train_it_again(
     labelled_images: ImageSet, tiny: dict[str, Any], metrics: Metrics, tmp_path: Path
 ) -> None:
@@ -346,12 +322,6 @@ def test_linear_probe_loads_the_pretrained_encoder_strictly_and_keeps_its_weight
     assert ptft.load(ft).meta["preprocessor"] == ptft.load(pre).meta["preprocessor"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: SupervisedClassification registers the encoder as its own child after the classifier, so "
-    "objective.train() puts the frozen encoder back in train mode (Classifier.train keeps it in eval, but runs "
-    "first): a linear probe updates the pre-trained batch-norm running statistics",
-    strict=True,
-)
 def test_linear_probe_keeps_the_batch_norm_statistics(linear_probe: tuple[Path, Path, FineTuner]) -> None:
     pre, ft, _ = linear_probe
     before = load_file(str(pre / "model.safetensors"))
@@ -383,11 +353,6 @@ def test_load_of_bundle_whose_spec_does_not_fit_weights_fails_clearly(bundle: Pa
         ptft.load(_tampered_bundle(bundle, tmp_path, dim=32))
 
 
-@pytest.mark.xfail(
-    reason="BUG: _load_encoder_strictly calls load_state_dict(strict=False), which still raises a bare "
-    "RuntimeError on a shape mismatch; FineTuner lets it escape (a traceback in the CLI) instead of BundleError",
-    strict=True,
-)
 def test_finetune_from_bundle_whose_weight_shapes_differ_fails_clearly(
     bundle: Path, labelled_images: ImageSet, tmp_path: Path
 ) -> None:

@@ -76,11 +76,6 @@ def test_label_budget_needs_two_classes() -> None:
         label_budget(labels_with([10], unlabeled=5), 2, 2, seed=0)
 
 
-@pytest.mark.xfail(
-    reason="BUG: with per_class=0 ('every label') the size check is skipped, so a class with fewer examples "
-    "than val_per_class goes entirely to validation and silently has no training example",
-    strict=True,
-)
 def test_label_budget_zero_still_refuses_a_class_too_small_for_validation() -> None:
     with pytest.raises(DataError, match="class 0"):
         label_budget(labels_with([3, 20]), 0, 5, seed=0)
@@ -131,10 +126,6 @@ def test_integral_float_is_accepted_for_int() -> None:
     assert convert("steps", int, 3.0) == 3
 
 
-@pytest.mark.xfail(
-    reason="BUG: convert() passes a bool to int(), so TOML `steps = true` silently becomes steps = 1",
-    strict=True,
-)
 def test_bool_is_not_an_int() -> None:
     with pytest.raises(ConfigError):
         convert("steps", int, True)

@@ -28,7 +28,7 @@ from ptft.objectives import OBJECTIVES, build_objective
 from ptft.preprocess import ImageNormalizer, Preprocessor, preprocessor_from_state
 from ptft.train import Dist, init_distributed, train
 from ptft.train.batches import BatchStream
-from ptft.train.checkpoint import prepare_run_dir, read_bundle, write_bundle
+from ptft.train.checkpoint import MANIFEST, prepare_run_dir, read_bundle, write_bundle
 from ptft.train.distributed import barrier
 
 DataLike = str | ImageSet
@@ -59,6 +59,13 @@ def encoder_spec(model: ModelConfig, input_shape: tuple[int, int, int]) -> dict[
     }
 
 
+def _flat(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        out.update(_flat(value) if isinstance(value, dict) else {key: value})
+    return out
+
+
 def _start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist) -> Path:
     """Create the run folder (rank 0), write the resolved config, refuse a changed config on resume."""
     run_dir = Path(out)
@@ -66,9 +73,11 @@ def _start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist)
         prepare_run_dir(run_dir, overwrite, resume)
         path = run_dir / "config.json"
         current = {k: v for k, v in to_dict(config).items() if k not in ("resume", "overwrite")}
+        if resume and (run_dir / MANIFEST).is_file() and not (run_dir / "resume").is_dir():
+            raise BundleError(f"{run_dir} holds a finished run; there is nothing to resume (use another --out)")
         if resume and path.is_file():
-            before = json.loads(path.read_text())
-            changed = sorted(k for k in set(before) | set(current) if before.get(k) != current.get(k))
+            before, now = _flat(json.loads(path.read_text())), _flat(current)
+            changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
             if changed:
                 raise ConfigError(
                     f"--resume with a changed config ({', '.join(changed)}) in {run_dir}; resume with the "
@@ -306,7 +315,10 @@ class FineTuner:
 
 def _load_encoder_strictly(model: Classifier, tensors: dict[str, torch.Tensor], source: str) -> None:
     """Pre-trained weights load strictly: the only missing keys may be the new head's."""
-    result = model.load_state_dict(tensors, strict=False)
+    try:
+        result = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as exc:  # shapes differ
+        raise BundleError(f"{source}: encoder weights do not fit the model spec stored with them: {exc}") from None
     head_keys = {f"head.{k}" for k in model.head.state_dict()}
     missing, unexpected = set(result.missing_keys) - head_keys, set(result.unexpected_keys)
     if missing or unexpected or set(result.missing_keys) != head_keys:

@@ -169,4 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ptft: interrupted", file=sys.stderr)
         return 130
+    finally:
+        from ptft.train.distributed import close_distributed
+
+        close_distributed()
     return 0

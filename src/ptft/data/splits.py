@@ -28,12 +28,12 @@ def label_budget(labels: np.ndarray, per_class: int, val_per_class: int, seed: i
         raise DataError(f"{source}: fine-tuning needs at least 2 classes, found {len(classes)}")
     for k in classes:
         members = rng.permutation(np.flatnonzero(labels == k))
-        need = per_class + val_per_class
-        if per_class and len(members) < need:
+        need = (per_class or 1) + val_per_class
+        if len(members) < need:
             raise DataError(
                 f"{source}: class {k} has {len(members)} labelled examples, fewer than the "
-                f"{per_class} + {val_per_class} asked for training + validation; lower --labels-per-class "
-                "or --val-per-class"
+                f"{per_class or 1} + {val_per_class} needed for training + validation; lower "
+                "--labels-per-class or --val-per-class"
             )
         val.append(members[:val_per_class])
         chosen = members[val_per_class : val_per_class + per_class] if per_class else members[val_per_class:]

@@ -78,7 +78,10 @@ class ViTEncoder(Encoder):
         self.patch_embed = nn.Conv2d(c, dim, kernel_size=patch_size, stride=patch_size)
         self.pos = nn.Parameter(torch.randn(1, self.grid[0] * self.grid[1], dim) * 0.02)
         self.trunk = Trunk(dim, depth, heads, activation, dropout)
-        self.blocks = self.trunk.blocks
+
+    @property
+    def blocks(self) -> nn.ModuleList:  # type: ignore[override]
+        return self.trunk.blocks  # a view, not a second registration (safetensors refuses shared tensors)
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
         tokens = self.patch_embed(x).flatten(2).transpose(1, 2) + self.pos  # (B, T, D)

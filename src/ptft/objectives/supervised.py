@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ptft.models.heads import Classifier
 from ptft.objectives.augment import FINETUNE_LIGHT, augment
@@ -21,9 +22,12 @@ class SupervisedClassification(Objective):
     def __init__(self, classifier: Classifier, augment_inputs: bool = True, label_smoothing: float = 0.1) -> None:
         super().__init__()
         self.classifier = classifier
-        self.encoder = classifier.encoder
         self.augment_inputs = augment_inputs
         self.label_smoothing = label_smoothing
+
+    @property
+    def encoder(self) -> nn.Module:  # type: ignore[override]
+        return self.classifier.encoder  # registered once, under classifier
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if y is None:

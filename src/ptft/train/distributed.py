@@ -41,6 +41,12 @@ def init_distributed() -> Dist:
     return Dist(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank)
 
 
+def close_distributed() -> None:
+    """Leave the process group (torchrun can abort a rank at exit if it is still open)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def pick_device(info: Dist) -> torch.device:
     return torch.device("cuda", info.local_rank) if torch.cuda.is_available() else torch.device("cpu")
 

@@ -128,15 +128,19 @@ def train(
     best_state: dict[str, torch.Tensor] | None = None
     last_eval: dict[str, float] = {}
     last_loss = float("nan")
-    if resume and run_dir is not None and (ckpt := latest_checkpoint(run_dir)) is not None:
+    ckpt = latest_checkpoint(run_dir) if resume and run_dir is not None else None
+    if resume and run_dir is not None and ckpt is None and info.is_main:
+        _truncate_log(run_dir, 0)  # killed before its first checkpoint: start again from step 0
+    if ckpt is not None:
         model_state, optimizer_state, loop = load_checkpoint(ckpt)
         best_state = {k[5:]: v for k, v in model_state.items() if k.startswith("best.")} or None
         objective.load_state_dict({k: v for k, v in model_state.items() if not k.startswith("best.")})
         optimizer.load_state_dict(optimizer_state)
+        _match_param_layout(optimizer)
         data.load_state_dict(loop["stream"])
         step, total, elapsed_before = loop["step"], loop["total"], loop["elapsed_s"]
         best, bad_evals = loop["best"], loop["bad_evals"]
-        if info.is_main:
+        if info.is_main and run_dir is not None:
             _truncate_log(run_dir, step)
     eval_every = cfg.eval_every or max(1, data.steps_per_epoch // max(1, cfg.accumulate))
     logger = RunLogger(writer_dir, total, desc, cfg.progress, start=step)
@@ -240,6 +244,14 @@ def train(
     if best_state is not None and stopped != "interrupted":
         objective.load_state_dict(best_state)  # the best validation checkpoint wins
     return TrainResult(step, total, stopped, best, last_eval, time.perf_counter() - start, last_loss)
+
+
+def _match_param_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Saved moments are contiguous; give them their parameter's memory format (channels_last)."""
+    for param, slots in optimizer.state.items():
+        for key, value in slots.items():
+            if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                slots[key] = torch.empty_like(param).copy_(value)
 
 
 def _truncate_log(run_dir: Path, step: int) -> None:
