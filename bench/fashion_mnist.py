@@ -6,7 +6,7 @@ probe, full fine-tuning and self-training, evaluated on the 10k official test im
 pre-training throughput (images/s) of each objective. Prints tables; writes
 bench/results/fashion_mnist.json (a list of rows).
 
-    .venv/bin/python bench/fashion_mnist.py                       # the full study (~35 min on 2 cores)
+    .venv/bin/python bench/fashion_mnist.py                       # the full study (~25 min on 2 cores)
     .venv/bin/python bench/fashion_mnist.py --labels 10 --seeds 1 --pretrain-minutes 2   # a quick look
 """
 
@@ -51,7 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=int, nargs="+", default=[10, 100], help="labels per class")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--pretrain-minutes", type=float, default=10.0)
+    parser.add_argument("--pretrain-minutes", type=float, default=15.0)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--throughput-steps", type=int, default=10)
     parser.add_argument("--out", default=str(HERE / "runs" / "fashion_mnist"))

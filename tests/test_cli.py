@@ -56,6 +56,7 @@ FINETUNE_OPTIONS = {
     "full": ["--steps", "40", "--lr", "3e-3"],
     "linear": ["--steps", "20", "--lr", "1e-2"],
     "self-train": ["--steps", "20", "--lr", "3e-3", "--pseudo-threshold", "0.3"],
+    "fixmatch": ["--steps", "20", "--lr", "3e-3", "--pseudo-threshold", "0.3", "--pool-ratio", "2"],
 }
 
 

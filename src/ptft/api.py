@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 import ptft
-from ptft.config import FinetuneConfig, ModelConfig, PretrainConfig, build, from_dict, to_dict
+from ptft.config import FinetuneConfig, ModelConfig, PretrainConfig, build, flatten, to_dict
 from ptft.data.images import read_images
 from ptft.data.splits import label_budget
 from ptft.data.types import ImageSet
@@ -59,13 +59,6 @@ def encoder_spec(model: ModelConfig, input_shape: tuple[int, int, int]) -> dict[
     }
 
 
-def _flat(values: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        out.update(_flat(value) if isinstance(value, dict) else {key: value})
-    return out
-
-
 def _start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist) -> Path:
     """Create the run folder (rank 0), write the resolved config, refuse a changed config on resume."""
     run_dir = Path(out)
@@ -76,7 +69,7 @@ def _start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist)
         if resume and (run_dir / MANIFEST).is_file() and not (run_dir / "resume").is_dir():
             raise BundleError(f"{run_dir} holds a finished run; there is nothing to resume (use another --out)")
         if resume and path.is_file():
-            before, now = _flat(json.loads(path.read_text())), _flat(current)
+            before, now = flatten(json.loads(path.read_text())), flatten(current)
             changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
             if changed:
                 raise ConfigError(
@@ -326,7 +319,3 @@ def _load_encoder_strictly(model: Classifier, tensors: dict[str, torch.Tensor], 
             f"{source}: encoder weights do not fit the model (missing {sorted(missing)[:5]}, "
             f"unexpected {sorted(unexpected)[:5]}); was it saved by another ptft version?"
         )
-
-
-def pretrain_config_from_bundle(meta: dict[str, Any]) -> PretrainConfig:
-    return from_dict(PretrainConfig, meta["config"])

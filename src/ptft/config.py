@@ -75,13 +75,14 @@ class FinetuneConfig:
     out: str = "runs/finetune"
     overwrite: bool = False
     resume: bool = False
-    strategy: str = "full"  # full | linear | self-train
+    strategy: str = "full"  # full | linear | self-train | fixmatch
     labels_per_class: int = 10  # label budget K (stratified); 0 = use every label
     val_per_class: int = 0  # validation examples per class; 0 = same as labels_per_class
     test: str = ""  # optional test set evaluated at the end (e.g. fashion-mnist:test)
     augment: bool = True  # random shifts/flips/erasing while fine-tuning
     head_lr_scale: float = 10.0  # head learning rate = lr x this
-    pseudo_threshold: float = 0.9  # self-train: confidence needed to keep a pseudo-label
+    pseudo_threshold: float = 0.9  # self-train / fixmatch: confidence needed to use a pseudo-label
+    pool_ratio: int = 3  # fixmatch: unlabeled pool images per labelled image in each step
     pseudo_max_per_class: int = 3000  # self-train: cap per class so classes stay balanced
     model: ModelConfig = field(default_factory=ModelConfig)
     loop: LoopConfig = field(
@@ -111,7 +112,7 @@ class DemoConfig:
     data_dir: str = ""
     out: str = "runs/demo"
     overwrite: bool = False
-    pretrain_minutes: float = 6.0
+    pretrain_minutes: float = 8.0
     labels_per_class: int = 10
     seed: int = 0
     seeds: int = 3  # fine-tuning seeds (label splits) per method
@@ -190,12 +191,14 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    return flatten(data)
+
+
+def flatten(values: dict[str, Any]) -> dict[str, Any]:
+    """Nested tables/dicts -> flat keys (keys are unique across the nesting)."""
     flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(value)
-        else:
-            flat[key] = value
+    for key, value in values.items():
+        flat.update(flatten(value) if isinstance(value, dict) else {key: value})
     return flat
 
 
@@ -205,11 +208,6 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     """Inverse of `to_dict` (used to read the config stored in a bundle)."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(value)
-        else:
-            flat[key] = value
+    flat = flatten(data)
     known = flat_fields(cls)
     return build(cls, {k: v for k, v in flat.items() if k in known})

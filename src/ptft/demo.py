@@ -18,10 +18,12 @@ from ptft.errors import PtftError
 from ptft.evaluate.plots import comparison_bars, training_curves
 from ptft.study import run_study, table
 
-PRETRAIN_MODEL = ModelConfig(encoder="cnn", activation="relu", dim=128, depth=4)
+# dim 64 runs SimCLR ~3x faster than dim 128 on 2 cores (1,500 vs 520 images/s, bf16): more epochs
+# in the same minutes, which gave the better fine-tuned model in our trials.
+PRETRAIN_MODEL = ModelConfig(encoder="cnn", activation="relu", dim=64, depth=4)
 PRETRAIN_LOOP = LoopConfig(epochs=100, batch_size=256, lr=2e-3, weight_decay=1e-4, warmup=0.05, log_every=10)
 FINETUNE_LOOP = LoopConfig(
-    steps=300, batch_size=64, lr=1e-3, weight_decay=1e-4, eval_every=25, patience=6, log_every=25
+    steps=300, batch_size=64, lr=3e-4, weight_decay=1e-4, eval_every=25, patience=6, log_every=25
 )
 
 

@@ -20,6 +20,10 @@ from ptft.data.types import ImageSet
 from ptft.evaluate.metrics import classification_report
 
 METHODS = ("logreg", "scratch", "linear", "full", "self-train")
+# Each method at the learning rate that suited it (tried on seed 0): a random init wants a higher
+# one than a pre-trained encoder (scratch: 68.3 / 69.0 / 71.2 % at 3e-4 / 1e-3 / 3e-3), so the
+# baseline is not handicapped by the pre-trained models' setting.
+LEARNING_RATES = {"scratch": 3e-3}
 
 
 def logreg_row(train: ImageSet, test: ImageSet, per_class: int, seed: int) -> dict[str, Any]:
@@ -53,7 +57,7 @@ def finetune_row(
         strategy=strategy,
         labels_per_class=per_class,
         pretrained="" if method == "scratch" else str(pretrained),
-        loop=replace(loop, seed=seed),
+        loop=replace(loop, seed=seed, lr=LEARNING_RATES.get(method, loop.lr)),
     )
     cfg = replace(cfg, model=replace(cfg.model, **encoder_args))
     tuner = FineTuner(cfg).fit(train)

@@ -13,6 +13,7 @@ from ptft.finetune.predict import accuracy_of
 from ptft.finetune.selftrain import pseudo_label
 from ptft.finetune.strategies import STRATEGIES
 from ptft.models.heads import Classifier
+from ptft.objectives.consistency import PoolConsistency
 from ptft.objectives.supervised import SupervisedClassification
 from ptft.train import BatchStream, Dist, TrainResult, train
 
@@ -45,7 +46,11 @@ def _fit_once(
     desc: str,
 ) -> TrainResult:
     groups = STRATEGIES.get(cfg.strategy)(model, cfg.loop.lr, cfg.head_lr_scale)
-    objective = SupervisedClassification(model, augment_inputs=cfg.augment)
+    objective: SupervisedClassification
+    if cfg.strategy == "fixmatch":
+        objective = PoolConsistency(model, data.x_pool, cfg.pool_ratio, cfg.pseudo_threshold, 1.0, cfg.augment)
+    else:
+        objective = SupervisedClassification(model, augment_inputs=cfg.augment)
     stream = BatchStream(x, y, min(cfg.loop.batch_size, len(x)), cfg.loop.seed, info.rank, info.world)
 
     def evaluate() -> dict[str, float]:

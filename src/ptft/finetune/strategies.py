@@ -1,7 +1,8 @@
 """Fine-tuning strategies: small functions that prepare a classifier and return its parameter groups.
 
 `full` trains everything (head at a higher rate), `linear` freezes the encoder (linear probe),
-`self-train` is `full` followed by pseudo-labelling of the unlabeled pool (see selftrain.py).
+`self-train` is `full` followed by pseudo-labelling of the unlabeled pool (see selftrain.py),
+`fixmatch` is `full` with a consistency loss on the pool at every step (objectives/consistency.py).
 """
 
 from __future__ import annotations
@@ -31,3 +32,4 @@ def linear(model: Classifier, lr: float, head_lr_scale: float) -> ParamGroups:
 
 
 STRATEGIES.register("self-train")(full)
+STRATEGIES.register("fixmatch")(full)  # + pool consistency in the objective (see finetune/run.py)

@@ -1,0 +1,57 @@
+"""Pool consistency while fine-tuning (FixMatch: Sohn et al. 2020, "FixMatch: Simplifying
+Semi-Supervised Learning with Consistency and Confidence").
+
+Each step adds `ratio` x B images from the unlabeled pool: the model's prediction on a lightly
+augmented view becomes the target (only where its confidence reaches `threshold`) for a strongly
+augmented view of the same image. The labelled part is the ordinary supervised loss.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ptft.models.heads import Classifier
+from ptft.objectives.augment import FINETUNE_LIGHT, SIMCLR_VIEWS, augment
+from ptft.objectives.supervised import SupervisedClassification
+
+
+def confident_consistency(
+    weak_logits: torch.Tensor, strong_logits: torch.Tensor, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy of strong-view logits against the weak view's argmax where its softmax
+    confidence >= threshold, averaged over all pool images (masked ones count as 0).
+    Returns (loss, fraction of pool images above the threshold)."""
+    probs = torch.softmax(weak_logits.detach().float(), dim=1)
+    confidence, target = probs.max(dim=1)
+    mask = (confidence >= threshold).float()
+    per_image = F.cross_entropy(strong_logits.float(), target, reduction="none")
+    return (per_image * mask).mean(), mask.mean()
+
+
+class PoolConsistency(SupervisedClassification):
+    def __init__(
+        self,
+        classifier: Classifier,
+        pool: torch.Tensor,
+        ratio: int = 3,
+        threshold: float = 0.95,
+        weight: float = 1.0,
+        augment_inputs: bool = True,
+    ) -> None:
+        super().__init__(classifier, augment_inputs)
+        if len(pool) == 0:
+            raise ValueError("pool consistency needs unlabeled images; the pool is empty")
+        self.pool, self.ratio, self.threshold, self.weight = pool, ratio, threshold, weight
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        supervised = super().forward(x, y)
+        if not self.training:
+            return supervised
+        index = torch.randint(len(self.pool), (self.ratio * len(x),))  # global RNG: saved for resume
+        u = self.pool[index].to(x.device)
+        with torch.no_grad():
+            weak = self.classifier(augment(u, FINETUNE_LIGHT))
+        strong = self.classifier(augment(u, SIMCLR_VIEWS))
+        unsupervised, _ = confident_consistency(weak, strong, self.threshold)
+        return supervised + self.weight * unsupervised
