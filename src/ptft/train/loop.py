@@ -90,6 +90,65 @@ def fit_to_budget(step: int, planned: int, elapsed: float, minutes: float) -> in
     return max(step + 1, min(planned, step + int(0.98 * left / (elapsed / step))))
 
 
+@dataclass
+class LoopState:
+    """Everything besides weights, optimizer and RNG that a checkpoint must hold for an exact resume."""
+
+    step: int
+    total: int
+    elapsed_s: float = 0.0
+    best: float | None = None
+    bad_evals: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+
+    def to_json(self, data: BatchStream) -> dict[str, Any]:
+        keys = ("step", "total", "elapsed_s", "best", "bad_evals")
+        return {**{k: getattr(self, k) for k in keys}, "stream": data.state_dict()}
+
+
+def _restore(
+    run_dir: Path | None, objective: nn.Module, optimizer: torch.optim.Optimizer, data: BatchStream, total: int
+) -> LoopState:
+    """Continue from the newest complete checkpoint (or from step 0 if the run saved none)."""
+    ckpt = latest_checkpoint(run_dir) if run_dir is not None else None
+    if ckpt is None:
+        return LoopState(0, total)
+    model_state, optimizer_state, loop = load_checkpoint(ckpt)
+    best_state = {k[5:]: v for k, v in model_state.items() if k.startswith("best.")} or None
+    objective.load_state_dict({k: v for k, v in model_state.items() if not k.startswith("best.")})
+    optimizer.load_state_dict(optimizer_state)
+    _match_param_layout(optimizer)
+    data.load_state_dict(loop["stream"])
+    return LoopState(loop["step"], loop["total"], loop["elapsed_s"], loop["best"], loop["bad_evals"], best_state)
+
+
+def _save(
+    run_dir: Path | None, objective: nn.Module, optimizer: Any, state: LoopState, data: BatchStream, info: Dist
+) -> None:
+    if run_dir is None:
+        return
+    if info.is_main:
+        tensors = dict(objective.state_dict())
+        if state.best_state is not None:
+            tensors.update({f"best.{k}": v for k, v in state.best_state.items()})
+        save_checkpoint(run_dir, state.step, tensors, optimizer.state_dict(), state.to_json(data))
+    barrier(info)
+
+
+def _judge(state: LoopState, score: float, objective: nn.Module, cfg: LoopConfig) -> str | None:
+    """Record a validation score; return why to stop ('target', 'patience') or None."""
+    if state.best is None or score > state.best:
+        state.best, state.bad_evals = score, 0
+        state.best_state = {k: v.detach().clone() for k, v in objective.state_dict().items()}
+    else:
+        state.bad_evals += 1
+    if cfg.target and score >= cfg.target:
+        return "target"
+    if cfg.patience and state.bad_evals >= cfg.patience:
+        return "patience"
+    return None
+
+
 def train(
     objective: nn.Module,
     data: BatchStream,
@@ -118,58 +177,24 @@ def train(
     objective.to(device)
     if channels_last:
         objective.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    groups = param_groups or [{"params": list(objective.parameters()), "lr": cfg.lr}]
-    optimizer = make_optimizer(groups, cfg.weight_decay)
+    optimizer = make_optimizer(
+        param_groups or [{"params": list(objective.parameters()), "lr": cfg.lr}], cfg.weight_decay
+    )
     model: nn.Module = DistributedDataParallel(objective) if info.world > 1 else objective
-    writer_dir = run_dir if info.is_main else None
-
-    planned = total = plan_steps(cfg, data)
-    step, elapsed_before, best, bad_evals = 0, 0.0, None, 0
-    best_state: dict[str, torch.Tensor] | None = None
-    last_eval: dict[str, float] = {}
-    last_loss = float("nan")
-    ckpt = latest_checkpoint(run_dir) if resume and run_dir is not None else None
-    if resume and run_dir is not None and ckpt is None and info.is_main:
-        _truncate_log(run_dir, 0)  # killed before its first checkpoint: start again from step 0
-    if ckpt is not None:
-        model_state, optimizer_state, loop = load_checkpoint(ckpt)
-        best_state = {k[5:]: v for k, v in model_state.items() if k.startswith("best.")} or None
-        objective.load_state_dict({k: v for k, v in model_state.items() if not k.startswith("best.")})
-        optimizer.load_state_dict(optimizer_state)
-        _match_param_layout(optimizer)
-        data.load_state_dict(loop["stream"])
-        step, total, elapsed_before = loop["step"], loop["total"], loop["elapsed_s"]
-        best, bad_evals = loop["best"], loop["bad_evals"]
-        if info.is_main and run_dir is not None:
-            _truncate_log(run_dir, step)
+    planned = plan_steps(cfg, data)
+    state = _restore(run_dir, objective, optimizer, data, planned) if resume else LoopState(0, planned)
+    if resume and run_dir is not None and info.is_main:
+        _truncate_log(run_dir, state.step)  # the log reads as one run
     eval_every = cfg.eval_every or max(1, data.steps_per_epoch // max(1, cfg.accumulate))
-    logger = RunLogger(writer_dir, total, desc, cfg.progress, start=step)
-    stopped = "steps"
-    start = time.perf_counter() - elapsed_before
+    logger = RunLogger(run_dir if info.is_main else None, state.total, desc, cfg.progress, start=state.step)
+    stopped, last_eval, last_loss = "steps", {}, float("nan")
+    start = time.perf_counter() - state.elapsed_s
     window_start, window_items = time.perf_counter(), 0
-
-    def checkpoint() -> None:
-        if run_dir is None:
-            return
-        if info.is_main:
-            state = dict(objective.state_dict())
-            if best_state is not None:
-                state.update({f"best.{k}": v for k, v in best_state.items()})
-            loop_state = {
-                "step": step,
-                "total": total,
-                "elapsed_s": time.perf_counter() - start,
-                "best": best,
-                "bad_evals": bad_evals,
-                "stream": data.state_dict(),
-            }
-            save_checkpoint(run_dir, step, state, optimizer.state_dict(), loop_state)
-        barrier(info)
 
     with _sigterm_flag() as term:
         model.train()
-        while step < total:
-            lr = set_lr(optimizer, lr_factor(step, total, cfg.warmup))
+        while state.step < state.total:
+            lr = set_lr(optimizer, lr_factor(state.step, state.total, cfg.warmup))
             loss_sum = 0.0
             for micro in range(cfg.accumulate):
                 x, y = data.next()
@@ -178,12 +203,11 @@ def train(
                     x = x.contiguous(memory_format=torch.channels_last)
                 y = None if y is None else y.to(device, non_blocking=True)
                 sync = micro == cfg.accumulate - 1 or info.world == 1
-                ctx = contextlib.nullcontext() if sync else model.no_sync()  # type: ignore[operator]
-                with ctx, autocast(precision, device):
+                with contextlib.nullcontext() if sync else model.no_sync(), autocast(precision, device):  # type: ignore[operator]
                     loss = model(x, y) / cfg.accumulate
                 if not torch.isfinite(loss):
                     raise NonFiniteLoss(
-                        f"loss is {loss.item()} at step {step}: lower --lr (now {cfg.lr}) or check the inputs"
+                        f"loss is {loss.item()} at step {state.step}: lower --lr (now {cfg.lr}) or check the inputs"
                     )
                 loss.backward()
                 loss_sum += float(loss.detach())
@@ -191,59 +215,55 @@ def train(
             max_norm = cfg.clip_norm if cfg.clip_norm > 0 else float("inf")
             grad_norm = float(torch.nn.utils.clip_grad_norm_(objective.parameters(), max_norm))
             optimizer.step()
-            last_loss = loss_sum
             optimizer.zero_grad(set_to_none=True)
-            step += 1
+            state.step, last_loss = state.step + 1, loss_sum
+            step = state.step
 
-            if cfg.max_minutes > 0 and step >= 5 and step % max(5, total // 50) == 0:
-                total = fit_to_budget(step, planned, time.perf_counter() - start, cfg.max_minutes)
-                logger.set_total(total)
-
-            if step % cfg.log_every == 0 or step == total:
+            if cfg.max_minutes > 0 and step >= 5 and step % max(5, state.total // 50) == 0:
+                state.total = fit_to_budget(step, planned, time.perf_counter() - start, cfg.max_minutes)
+                logger.set_total(state.total)
+            if step % cfg.log_every == 0 or step == state.total:
                 now = time.perf_counter()
-                values = {
-                    "loss": mean_across_ranks(loss_sum, info, device),
-                    "lr": lr,
-                    "grad_norm": grad_norm,
-                    "items_per_s": window_items / max(1e-9, now - window_start),
-                    "elapsed_s": now - start,
-                }
-                logger.log(step, values, advance=0)
+                rate = window_items / max(1e-9, now - window_start)
+                loss_mean = mean_across_ranks(loss_sum, info, device)
+                logger.log(
+                    step,
+                    {
+                        "loss": loss_mean,
+                        "lr": lr,
+                        "grad_norm": grad_norm,
+                        "items_per_s": rate,
+                        "elapsed_s": now - start,
+                    },
+                )
                 window_start, window_items = now, 0
             logger.tick()
 
-            if evaluate is not None and (step % eval_every == 0 or step == total):
+            if evaluate is not None and (step % eval_every == 0 or step == state.total):
                 model.eval()
                 last_eval = evaluate()
                 model.train()
-                score = last_eval[monitor]
                 logger.log(step, {f"val_{k}": v for k, v in last_eval.items()})
-                if best is None or score > best:
-                    best, bad_evals = score, 0
-                    best_state = {k: v.detach().clone() for k, v in objective.state_dict().items()}
-                else:
-                    bad_evals += 1
-                if cfg.target and score >= cfg.target:
-                    stopped = "target"
+                reason = _judge(state, last_eval[monitor], objective, cfg)
+                if reason:
+                    stopped = reason
                     break
-                if cfg.patience and bad_evals >= cfg.patience:
-                    stopped = "patience"
-                    break
-
-            if cfg.max_minutes > 0 and time.perf_counter() - start > cfg.max_minutes * 60 and step < total:
+            if cfg.max_minutes > 0 and time.perf_counter() - start > cfg.max_minutes * 60 and step < state.total:
                 stopped = "time"
                 break
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total:
-                checkpoint()
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < state.total:
+                state.elapsed_s = time.perf_counter() - start
+                _save(run_dir, objective, optimizer, state, data, info)
             if any_rank(term["stop"] or step == stop_at, info, device):
-                checkpoint()
+                state.elapsed_s = time.perf_counter() - start
+                _save(run_dir, objective, optimizer, state, data, info)
                 stopped = "interrupted"
                 break
 
     logger.close()
-    if best_state is not None and stopped != "interrupted":
-        objective.load_state_dict(best_state)  # the best validation checkpoint wins
-    return TrainResult(step, total, stopped, best, last_eval, time.perf_counter() - start, last_loss)
+    if state.best_state is not None and stopped != "interrupted":
+        objective.load_state_dict(state.best_state)  # the best validation checkpoint wins
+    return TrainResult(state.step, state.total, stopped, state.best, last_eval, time.perf_counter() - start, last_loss)
 
 
 def _match_param_layout(optimizer: torch.optim.Optimizer) -> None:
