@@ -14,7 +14,6 @@ from pathlib import Path
 from ptft.api import Pretrainer
 from ptft.config import DemoConfig, LoopConfig, ModelConfig, PretrainConfig
 from ptft.data.images import read_images
-from ptft.errors import PtftError
 from ptft.evaluate.plots import comparison_bars, training_curves
 from ptft.study import run_study, table
 
@@ -23,14 +22,23 @@ from ptft.study import run_study, table
 PRETRAIN_MODEL = ModelConfig(encoder="cnn", activation="relu", dim=64, depth=4)
 PRETRAIN_LOOP = LoopConfig(epochs=100, batch_size=256, lr=2e-3, weight_decay=1e-4, warmup=0.05, log_every=10)
 FINETUNE_LOOP = LoopConfig(
-    steps=300, batch_size=64, lr=3e-4, weight_decay=1e-4, eval_every=25, patience=6, log_every=25
+    steps=300, batch_size=64, lr=3e-4, weight_decay=1e-4, eval_every=25, patience=6, log_every=25, progress=False
 )
 
 
+def _free_folder(out: Path, overwrite: bool) -> Path:
+    """The demo never replaces an earlier demo unless asked: runs/demo, then runs/demo-2, ..."""
+    if overwrite or not out.exists() or not any(out.iterdir()):
+        return out
+    n = 2
+    while (candidate := out.with_name(f"{out.name}-{n}")).exists():
+        n += 1
+    print(f"{out} holds an earlier demo; writing to {candidate} (--overwrite replaces {out})")
+    return candidate
+
+
 def run_demo(cfg: DemoConfig) -> None:
-    out = Path(cfg.out)
-    if out.exists() and any(out.iterdir()) and not cfg.overwrite:
-        raise PtftError(f"{out} already holds a demo; pass --overwrite or choose another --out")
+    out = _free_folder(Path(cfg.out), cfg.overwrite)
     train = read_images("fashion-mnist", data_dir=cfg.data_dir)
     test = read_images("fashion-mnist:test", data_dir=cfg.data_dir)
     print(f"Fashion-MNIST: {len(train)} training images (used without labels for pre-training), {len(test)} test")

@@ -1,0 +1,52 @@
+"""`ptft demo` end to end on a tiny stand-in for Fashion-MNIST (same IDX layout, 28x28, 10 classes)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ptft import demo
+from ptft.config import DemoConfig
+from tests.test_data_readers import write_idx
+
+
+def fake_fashion_mnist(folder: Path, n_train: int = 400, n_test: int = 100) -> Path:
+    """Class k = a bright horizontal band at row 2k + 4: learnable, and the IDX files look like the real ones."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+        for i, k in enumerate(labels):
+            images[i, 2 * k + 4 : 2 * k + 6, 4:24] = 230
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+def test_demo_prints_the_table_and_writes_results_and_plots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = fake_fashion_mnist(tmp_path / "fmnist")
+    monkeypatch.setattr(demo, "FINETUNE_LOOP", replace(demo.FINETUNE_LOOP, steps=6, eval_every=3, precision="fp32"))
+    monkeypatch.setattr(demo, "PRETRAIN_LOOP", replace(demo.PRETRAIN_LOOP, batch_size=32, progress=False))
+    monkeypatch.setattr(demo, "PRETRAIN_MODEL", replace(demo.PRETRAIN_MODEL, dim=16, depth=2))
+    cfg = DemoConfig(data_dir=str(data), out=str(tmp_path / "demo"), pretrain_minutes=0.03, seeds=2, labels_per_class=3)
+    demo.run_demo(cfg)
+    out = capsys.readouterr().out
+    for method in ("logreg", "scratch", "linear", "full", "self-train"):
+        assert method in out
+    rows = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert {r["method"] for r in rows} == {"logreg", "scratch", "linear", "full", "self-train"}
+    assert {r["seed"] for r in rows} == {0, 1} and all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
+    assert all(r["pretrain_minutes"] == 0 for r in rows if r["method"] in ("logreg", "scratch"))
+    for plot in ("comparison.png", "finetune_curves.png", "pretrain_curve.png"):
+        assert (tmp_path / "demo" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a second demo never replaces the first
+    demo.run_demo(replace(cfg, seeds=1))
+    assert (tmp_path / "demo-2" / "results.json").is_file()
+    assert len(json.loads((tmp_path / "demo" / "results.json").read_text())) == len(rows)
