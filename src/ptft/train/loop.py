@@ -219,7 +219,7 @@ def train(
             state.step, last_loss = state.step + 1, loss_sum
             step = state.step
 
-            if cfg.max_minutes > 0 and step >= 5 and step % max(5, state.total // 50) == 0:
+            if cfg.max_minutes > 0 and step % 5 == 0:  # cheap: re-fit the schedule to the budget often
                 state.total = fit_to_budget(step, planned, time.perf_counter() - start, cfg.max_minutes)
                 logger.set_total(state.total)
             if step % cfg.log_every == 0 or step == state.total:
