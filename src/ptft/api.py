@@ -149,24 +149,30 @@ class Pretrainer:
 class Model:
     """A loaded bundle: its preprocessing, encoder, optional head and label names."""
 
-    def __init__(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor], path: Path) -> None:
-        self.meta, self.path = meta, path
-        self.preprocessor: Preprocessor = preprocessor_from_state(meta["preprocessor"])
-        self.encoder: Encoder = build_encoder(meta["encoder"])
+    def __init__(
+        self,
+        meta: dict[str, Any],
+        preprocessor: Preprocessor,
+        encoder: Encoder,
+        head: ClassificationHead | None,
+        path: Path,
+    ) -> None:
+        self.meta, self.path, self.preprocessor = meta, path, preprocessor
+        self.encoder, self.head = encoder, head
         self.label_names: list[str] = list(meta.get("label_names", []))
-        self.head: ClassificationHead | None = None
-        module: torch.nn.Module = self.encoder
-        prefix = "encoder."
-        if meta.get("head"):
-            self.head = ClassificationHead(self.encoder.dim, int(meta["head"]["num_classes"]))
-            module, prefix = Classifier(self.encoder, self.head), ""
-        state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        self.module: torch.nn.Module = (encoder if head is None else Classifier(encoder, head)).eval().cpu()
+
+    @classmethod
+    def from_bundle(cls, meta: dict[str, Any], tensors: dict[str, torch.Tensor], path: Path) -> Model:
+        encoder = build_encoder(meta["encoder"])
+        head = ClassificationHead(encoder.dim, int(meta["head"]["num_classes"])) if meta.get("head") else None
+        model = cls(meta, preprocessor_from_state(meta["preprocessor"]), encoder, head, path)
+        prefix = "encoder." if head is None else ""
         try:
-            module.load_state_dict(state, strict=True)
+            model.module.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
         except RuntimeError as exc:
             raise BundleError(f"{path}: weights do not match the stored model spec: {exc}") from None
-        module.eval()
-        self.module = module
+        return model
 
     def transform(self, data: DataLike | np.ndarray) -> torch.Tensor:
         if isinstance(data, np.ndarray):
@@ -217,7 +223,7 @@ def map_labels(images: ImageSet, label_names: list[str]) -> np.ndarray:
 def load(path: str | Path) -> Model:
     """Load a ptft run folder (checks its MANIFEST; never unpickles)."""
     meta, tensors = read_bundle(path)
-    return Model(meta, tensors, Path(path))
+    return Model.from_bundle(meta, tensors, Path(path))
 
 
 class FineTuner:
@@ -265,8 +271,7 @@ class FineTuner:
         except Interrupted as stop:
             raise _interrupted("finetune", run_dir, stop.result.steps, stop.result.total_steps) from None
         metrics: dict[str, Any] = {**summary, "train_labels": len(split.train), "val_labels": len(split.val)}
-        self.model_ = Model.__new__(Model)
-        self._adopt(model, preprocessor, spec, images.label_names, run_dir)
+        self.model_ = Model({"label_names": images.label_names}, preprocessor, model.encoder, model.head, run_dir)
         if cfg.test:
             metrics["test"] = self.model_.evaluate(read_images(cfg.test, data_dir=cfg.data_dir))
         meta = {
@@ -285,11 +290,6 @@ class FineTuner:
         self.model_.meta = meta
         self.metrics_, self.run_dir = metrics, run_dir
         return self
-
-    def _adopt(self, model: Classifier, pre: Preprocessor, spec: dict[str, Any], names: list[str], path: Path) -> None:
-        m = self.model_
-        m.meta, m.path, m.preprocessor, m.label_names = {}, path, pre, list(names)
-        m.encoder, m.head, m.module = model.encoder, model.head, model.eval().cpu()
 
     def _fitted(self) -> Model:
         if not hasattr(self, "model_"):
