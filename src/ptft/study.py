@@ -70,6 +70,7 @@ def finetune_row(
         "steps": m["steps"],
         "finetune_seconds": round(m["seconds"], 1),
         "pseudo_labels": m.get("pseudo_labels"),
+        "kept": m.get("kept"),
     }
 
 

@@ -21,7 +21,7 @@ def comparison_bars(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
         values = np.array([100 * r["accuracy"] for r in rows if r["method"] == method])
         ax.bar(i, values.mean(), yerr=values.std() if len(values) > 1 else None, capsize=6, alpha=0.75)
         ax.scatter(np.full(len(values), i), values, color="black", s=12, zorder=3)
-        ax.text(i, values.mean() + 1, f"{values.mean():.1f}", ha="center", va="bottom", fontsize=9)
+        ax.text(i, values.mean() + values.std() + 1, f"{values.mean():.1f}", ha="center", va="bottom", fontsize=9)
     ax.set_xticks(range(len(methods)), methods)
     low = min(100 * r["accuracy"] for r in rows)
     ax.set_ylim(max(0, low - 15), 100)
