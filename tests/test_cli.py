@@ -232,3 +232,11 @@ def test_bad_toml_config_returns_2(text: str, message: str, tmp_path: Path, caps
     assert message in err
     if "valid:" in message:
         assert "mask_ratio" in err and "steps" in err  # lists the valid keys
+
+
+def test_evaluate_on_a_pretrained_encoder_says_to_fine_tune_first(
+    pretrained: Path, data_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["evaluate", str(pretrained), "--data", str(data_npz)]) == 2
+    err = capsys.readouterr().err
+    assert str(pretrained) in err and "without a head; fine-tune it first" in err

@@ -193,6 +193,8 @@ class Model:
         return [self.label_names[i] for i in self.predict_proba(data).argmax(1)]
 
     def evaluate(self, data: DataLike) -> dict[str, Any]:
+        if self.head is None:
+            raise BundleError(f"{self.path} is a pre-trained encoder without a head; fine-tune it first")
         images = _images(data, "")
         y_true = map_labels(images, self.label_names)
         y_pred = self.predict_proba(images).argmax(1)

@@ -28,38 +28,38 @@ class ModelConfig:
     depth: int = 4  # transformer blocks / conv stages / MLP layers
     heads: int = 4  # attention heads (transformer only)
     patch_size: int = 4  # ViT patch side in pixels; also the MAE mask patch
-    dropout: float = 0.0
+    dropout: float = 0.0  # dropout rate inside the encoder
 
 
 @dataclass(frozen=True)
 class LoopConfig:
     steps: int = 0  # optimiser steps; 0 = derive from epochs (or from max_minutes)
-    epochs: float = 1.0
+    epochs: float = 1.0  # passes over the data when steps = 0
     max_minutes: float = 0.0  # time budget; 0 = none
-    batch_size: int = 256
+    batch_size: int = 256  # examples per step and process (x accumulate)
     accumulate: int = 1  # gradient accumulation micro-batches per step
-    lr: float = 1e-3
-    weight_decay: float = 0.05
+    lr: float = 1e-3  # peak learning rate (AdamW)
+    weight_decay: float = 0.05  # AdamW weight decay (not on norms and biases)
     warmup: float = 0.05  # fraction of steps with linear warm-up
     clip_norm: float = 1.0  # 0 = no clipping
     precision: str = "auto"  # auto | fp32 | bf16
-    seed: int = 0
-    log_every: int = 20
+    seed: int = 0  # seeds the weights, batches, augmentations and label split
+    log_every: int = 20  # steps between log lines (metrics.jsonl, TensorBoard)
     eval_every: int = 0  # steps between evaluations; 0 = once per epoch
     patience: int = 0  # evaluations without improvement before stopping; 0 = never
     target: float = 0.0  # stop once the validation metric reaches this; 0 = off
     checkpoint_every: int = 0  # steps between resumable checkpoints; 0 = only at the end
     threads: int = 0  # torch CPU threads; 0 = torch's default
-    progress: bool = True
+    progress: bool = True  # show a progress bar
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
     data: str = "fashion-mnist"  # built-in name, folder of images, .npz or IDX file
-    data_dir: str = ""  # where built-in datasets live ('' = the Debian package path)
-    out: str = "runs/pretrain"
-    overwrite: bool = False
-    resume: bool = False
+    data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
+    out: str = "runs/pretrain"  # run folder to create
+    overwrite: bool = False  # replace an existing run folder
+    resume: bool = False  # continue the run in --out from its last checkpoint
     objective: str = "simclr"  # simclr | mae
     mask_ratio: float = 0.6  # MAE: fraction of patches hidden
     temperature: float = 0.2  # SimCLR: InfoNCE temperature
@@ -70,11 +70,11 @@ class PretrainConfig:
 @dataclass(frozen=True)
 class FinetuneConfig:
     data: str = "fashion-mnist"  # labelled source; its unlabelled rest is the self-training pool
-    data_dir: str = ""
+    data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     pretrained: str = ""  # run folder of `ptft pretrain`; '' = train from scratch
-    out: str = "runs/finetune"
-    overwrite: bool = False
-    resume: bool = False
+    out: str = "runs/finetune"  # run folder to create
+    overwrite: bool = False  # replace an existing run folder
+    resume: bool = False  # continue the run in --out from its last checkpoint
     strategy: str = "full"  # full | linear | self-train | fixmatch
     labels_per_class: int = 10  # label budget K (stratified); 0 = use every label
     val_per_class: int = 0  # validation examples per class; 0 = same as labels_per_class
@@ -93,28 +93,28 @@ class FinetuneConfig:
 @dataclass(frozen=True)
 class EvaluateConfig:
     run: str = ""  # fine-tuned run folder
-    data: str = "fashion-mnist:test"
-    data_dir: str = ""
+    data: str = "fashion-mnist:test"  # labelled images to evaluate on (built-in name or path)
+    data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     out: str = ""  # JSON report path; '' = <run>/eval-<data>.json
 
 
 @dataclass(frozen=True)
 class PredictConfig:
-    run: str = ""
-    data: str = "fashion-mnist:test"
-    data_dir: str = ""
-    out: str = "predictions.csv"
-    overwrite: bool = False
+    run: str = ""  # run folder of a fine-tuned model
+    data: str = "fashion-mnist:test"  # labelled images to evaluate on (built-in name or path)
+    data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
+    out: str = "predictions.csv"  # CSV file to write
+    overwrite: bool = False  # replace an existing run folder
 
 
 @dataclass(frozen=True)
 class DemoConfig:
-    data_dir: str = ""
-    out: str = "runs/demo"
-    overwrite: bool = False
-    pretrain_minutes: float = 8.0
-    labels_per_class: int = 10
-    seed: int = 0
+    data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
+    out: str = "runs/demo"  # folder for the demo (an existing one is kept: runs/demo-2, ...)
+    overwrite: bool = False  # replace an existing run folder
+    pretrain_minutes: float = 8.0  # time budget of the SimCLR pre-training
+    labels_per_class: int = 10  # label budget K per class
+    seed: int = 0  # first seed
     seeds: int = 3  # fine-tuning seeds (label splits) per method
 
 
