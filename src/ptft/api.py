@@ -84,13 +84,14 @@ def _start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist)
 def _finish_run(run_dir: Path, meta: dict[str, Any], tensors: dict[str, torch.Tensor], info: Dist) -> None:
     if info.is_main:
         write_bundle(run_dir, {**meta, "versions": _versions()}, tensors)
-        shutil.rmtree(run_dir / "resume", ignore_errors=True)  # finished: nothing left to resume
+        for folder in (run_dir / "resume", run_dir / "self-train" / "resume"):
+            shutil.rmtree(folder, ignore_errors=True)  # finished: nothing left to resume
     barrier(info)
 
 
 def _interrupted(command: str, run_dir: Path, steps: int, total: int) -> RunInterrupted:
     return RunInterrupted(
-        f"stopped at step {steps} of {total}; a checkpoint is saved in {run_dir / 'resume'}. "
+        f"stopped at step {steps} of {total}; a checkpoint is saved under {run_dir}. "
         f"Continue with the same options plus --resume: ptft {command} --out {run_dir} ... --resume"
     )
 
@@ -107,7 +108,6 @@ class Pretrainer:
         info = init_distributed()
         torch.manual_seed(cfg.loop.seed + 1000 * info.rank)  # distinct augmentation streams per rank
         images = _images(data if data is not None else cfg.data, cfg.data_dir)
-        run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)
         normalizer = ImageNormalizer().fit(images.images)
         x = normalizer.transform(images.images)
         spec = encoder_spec(cfg.model, normalizer.input_shape)
@@ -120,6 +120,7 @@ class Pretrainer:
             mask_ratio=cfg.mask_ratio,
             temperature=cfg.temperature,
         )
+        run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)  # inputs are valid: now touch --out
         stream = BatchStream(x, None, cfg.loop.batch_size, cfg.loop.seed, info.rank, info.world)
         result = train(objective, stream, cfg.loop, run_dir, info, resume=cfg.resume, stop_at=stop_at, desc="pretrain")
         if result.stopped == "interrupted":
@@ -252,8 +253,9 @@ class FineTuner:
         if not images.has_labels:
             raise DataError(f"{images.source}: no labels found; fine-tuning needs labelled images")
         assert images.labels is not None
-        run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)
-        preprocessor, spec, tensors, origin = self._start(images)
+        if cfg.pretrained and Path(cfg.out).resolve() == Path(cfg.pretrained).resolve():
+            raise ConfigError(f"--out {cfg.out} is the pre-trained bundle itself; choose another --out")
+        preprocessor, spec, tensors, origin = self._start(images)  # read every input before touching --out
         split = label_budget(
             images.labels,
             cfg.labels_per_class,
@@ -261,6 +263,7 @@ class FineTuner:
             cfg.loop.seed,
             images.source,
         )
+        run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)
         x = preprocessor.transform(images.images)
         y = torch.from_numpy(images.labels)
         tensors_in = LabelledTensors(x[split.train], y[split.train], x[split.val], y[split.val], x[split.pool])

@@ -48,9 +48,19 @@ class LoopConfig:
     eval_every: int = 0  # steps between evaluations; 0 = once per epoch
     patience: int = 0  # evaluations without improvement before stopping; 0 = never
     target: float = 0.0  # stop once the validation metric reaches this; 0 = off
-    checkpoint_every: int = 0  # steps between resumable checkpoints; 0 = only at the end
+    checkpoint_every: int = 0  # steps between resumable checkpoints; 0 = only on SIGTERM
     threads: int = 0  # torch CPU threads; 0 = torch's default
     progress: bool = True  # show a progress bar
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "accumulate", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"option '{name}' must be at least 1, got {getattr(self, name)}")
+        for name in ("steps", "epochs", "max_minutes", "lr", "weight_decay", "clip_norm", "eval_every", "patience"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"option '{name}' must not be negative, got {getattr(self, name)}")
+        if not 0 <= self.warmup < 1:
+            raise ConfigError(f"option 'warmup' is a fraction of the steps in [0, 1), got {self.warmup}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,12 @@ class PretrainConfig:
     temperature: float = 0.2  # SimCLR: InfoNCE temperature
     model: ModelConfig = field(default_factory=ModelConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.mask_ratio < 1:
+            raise ConfigError(f"option 'mask_ratio' must lie strictly between 0 and 1, got {self.mask_ratio}")
+        if self.temperature <= 0:
+            raise ConfigError(f"option 'temperature' must be positive, got {self.temperature}")
 
 
 @dataclass(frozen=True)
@@ -101,10 +117,10 @@ class EvaluateConfig:
 @dataclass(frozen=True)
 class PredictConfig:
     run: str = ""  # run folder of a fine-tuned model
-    data: str = "fashion-mnist:test"  # labelled images to evaluate on (built-in name or path)
+    data: str = "fashion-mnist:test"  # images to predict (built-in name or path)
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     out: str = "predictions.csv"  # CSV file to write
-    overwrite: bool = False  # replace an existing run folder
+    overwrite: bool = False  # replace an existing CSV
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def run_study(
     from ptft.api import load
 
     spec = load(pretrained).meta["encoder"]
-    encoder_args = {k: spec[k] for k in ("dim", "depth", "heads", "patch_size", "activation")}
+    encoder_args = {k: spec[k] for k in ("dim", "depth", "heads", "patch_size", "activation", "dropout")}
     encoder_args["encoder"] = spec["name"]
     rows = []
     for seed in seeds:

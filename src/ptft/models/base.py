@@ -39,7 +39,7 @@ def build_encoder(spec: dict[str, Any]) -> Encoder:
     factory = ENCODERS.get(name)
     try:
         return factory(**spec)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"encoder '{name}': {exc}") from None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ptft.errors import ConfigError
 from ptft.models.heads import Classifier
 from ptft.objectives.augment import FINETUNE_LIGHT, SIMCLR_VIEWS, augment
 from ptft.objectives.supervised import SupervisedClassification
@@ -41,7 +42,10 @@ class PoolConsistency(SupervisedClassification):
     ) -> None:
         super().__init__(classifier, augment_inputs)
         if len(pool) == 0:
-            raise ValueError("pool consistency needs unlabeled images; the pool is empty")
+            raise ConfigError(
+                "strategy 'fixmatch' needs unlabeled images, but every image is in the label budget; "
+                "give data with unlabeled images or a smaller --labels-per-class"
+            )
         self.pool, self.ratio, self.threshold, self.weight = pool, ratio, threshold, weight
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

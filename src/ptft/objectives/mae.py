@@ -57,8 +57,10 @@ class MaskedImageModelling(Objective):
         self.mask_ratio = mask_ratio
         self.grid = (H // patch_size, W // patch_size)
         num_patches = self.grid[0] * self.grid[1]
+        was_training = encoder.training
         with torch.no_grad():
-            tokens = encoder(torch.zeros(2, C, H, W)).shape[1]
+            tokens = encoder.eval()(torch.zeros(2, C, H, W)).shape[1]  # eval: leave BN statistics alone
+        encoder.train(was_training)
         self.per_token = tokens == num_patches  # token t <-> patch t: per-token linear decoder
         patch_pixels = patch_size * patch_size * C
         if self.per_token:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ptft.errors import ConfigError
 from ptft.models.base import Encoder
 from ptft.registry import Registry
 
@@ -33,4 +34,7 @@ def build_objective(name: str, encoder: Encoder, **options: Any) -> Objective:
     """Build a registered objective, passing only the options its constructor takes."""
     factory = OBJECTIVES.get(name)
     accepted = inspect.signature(factory).parameters
-    return factory(encoder, **{k: v for k, v in options.items() if k in accepted})
+    try:
+        return factory(encoder, **{k: v for k, v in options.items() if k in accepted})
+    except ValueError as exc:
+        raise ConfigError(f"objective '{name}': {exc}") from None

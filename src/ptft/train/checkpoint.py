@@ -174,6 +174,7 @@ def save_checkpoint(
     optimizer_state: dict[str, Any],
     loop_state: dict[str, Any],
     keep: int = 1,
+    rng_states: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write resume/step-N atomically (temporary folder, MANIFEST, rename) and drop older ones."""
     resume = run_dir / "resume"
@@ -185,9 +186,7 @@ def save_checkpoint(
     except OSError as exc:
         raise BundleError(f"could not create {tmp}: {exc.strerror or exc}") from None
     opt_tensors, opt_info = _optimizer_to_files(optimizer_state)
-    rng = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        rng["cuda"] = torch.cuda.get_rng_state()
+    rng = rng_states or local_rng_state(0)
     try:
         atomic_write_bytes(tmp / "model.safetensors", _tensors_bytes(model_state))
         atomic_write_bytes(tmp / "optimizer.safetensors", _tensors_bytes(opt_tensors))
@@ -224,16 +223,26 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return None
 
 
-def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
-    """-> (model state, optimizer state, loop state); restores the RNG as a side effect."""
+def local_rng_state(rank: int) -> dict[str, torch.Tensor]:
+    """This process's random generators, keyed by rank (each torchrun rank has its own stream)."""
+    states = {f"torch.{rank}": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states[f"cuda.{rank}"] = torch.cuda.get_rng_state()
+    return states
+
+
+def load_checkpoint(path: Path, rank: int = 0) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+    """-> (model state, optimizer state, loop state); restores this rank's RNG as a side effect."""
     verify_manifest(path)
     model_state = _load_tensors(path / "model.safetensors")
     state = json.loads((path / "state.json").read_text(encoding="utf-8"))
     optimizer_state = _optimizer_from_files(_load_tensors(path / "optimizer.safetensors"), state["optimizer"])
     rng = _load_tensors(path / "rng.safetensors")
-    torch.set_rng_state(rng["torch"])
-    if "cuda" in rng and torch.cuda.is_available():
-        torch.cuda.set_rng_state(rng["cuda"])
+    if f"torch.{rank}" not in rng:
+        raise BundleError(f"{path}: no random state for rank {rank}; resume with the number of processes it ran with")
+    torch.set_rng_state(rng[f"torch.{rank}"])
+    if f"cuda.{rank}" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng[f"cuda.{rank}"])
     return model_state, optimizer_state, state["loop"]
 
 
@@ -249,6 +258,9 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
                 f"{run_dir} already holds a run; pass --overwrite to replace it, --resume to continue it, "
                 "or choose another --out"
             )
+        markers = ("config.json", META, MANIFEST, "resume", "logs")
+        if not any((run_dir / name).exists() for name in markers):
+            raise BundleError(f"{run_dir} is not empty and is not a ptft run folder; --overwrite only replaces runs")
         shutil.rmtree(run_dir)
     elif resume:
         raise BundleError(f"--resume given but {run_dir} holds no run to continue")

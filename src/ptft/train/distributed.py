@@ -88,6 +88,26 @@ def any_rank(flag: bool, info: Dist, device: torch.device) -> bool:
     return bool(t.item() > 0)
 
 
+def from_rank0(value: float, info: Dist, device: torch.device) -> float:
+    """Rank 0's value on every rank, so that decisions taken from it (stop, schedule) agree."""
+    if info.world == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.broadcast(t, src=0)
+    return float(t.item())
+
+
+def gather_rng(info: Dist) -> dict[str, torch.Tensor]:
+    """Every rank's CPU random state (for rank 0 to save in a checkpoint)."""
+    state = torch.get_rng_state()
+    if info.world == 1:
+        cuda = {"cuda.0": torch.cuda.get_rng_state()} if torch.cuda.is_available() else {}
+        return {"torch.0": state, **cuda}
+    states = [torch.empty_like(state) for _ in range(info.world)]
+    dist.all_gather(states, state)
+    return {f"torch.{rank}": s for rank, s in enumerate(states)}
+
+
 def barrier(info: Dist) -> None:
     if info.world > 1:
         dist.barrier()

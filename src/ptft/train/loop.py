@@ -29,6 +29,8 @@ from ptft.train.distributed import (
     any_rank,
     autocast,
     barrier,
+    from_rank0,
+    gather_rng,
     mean_across_ranks,
     pick_device,
     resolve_precision,
@@ -107,13 +109,18 @@ class LoopState:
 
 
 def _restore(
-    run_dir: Path | None, objective: nn.Module, optimizer: torch.optim.Optimizer, data: BatchStream, total: int
+    run_dir: Path | None,
+    objective: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: BatchStream,
+    total: int,
+    rank: int,
 ) -> LoopState:
     """Continue from the newest complete checkpoint (or from step 0 if the run saved none)."""
     ckpt = latest_checkpoint(run_dir) if run_dir is not None else None
     if ckpt is None:
         return LoopState(0, total)
-    model_state, optimizer_state, loop = load_checkpoint(ckpt)
+    model_state, optimizer_state, loop = load_checkpoint(ckpt, rank)
     best_state = {k[5:]: v for k, v in model_state.items() if k.startswith("best.")} or None
     objective.load_state_dict({k: v for k, v in model_state.items() if not k.startswith("best.")})
     optimizer.load_state_dict(optimizer_state)
@@ -127,11 +134,12 @@ def _save(
 ) -> None:
     if run_dir is None:
         return
+    rng = gather_rng(info)  # every rank takes part
     if info.is_main:
         tensors = dict(objective.state_dict())
         if state.best_state is not None:
             tensors.update({f"best.{k}": v for k, v in state.best_state.items()})
-        save_checkpoint(run_dir, state.step, tensors, optimizer.state_dict(), state.to_json(data))
+        save_checkpoint(run_dir, state.step, tensors, optimizer.state_dict(), state.to_json(data), rng_states=rng)
     barrier(info)
 
 
@@ -182,7 +190,7 @@ def train(
     )
     model: nn.Module = DistributedDataParallel(objective) if info.world > 1 else objective
     planned = plan_steps(cfg, data)
-    state = _restore(run_dir, objective, optimizer, data, planned) if resume else LoopState(0, planned)
+    state = _restore(run_dir, objective, optimizer, data, planned, info.rank) if resume else LoopState(0, planned)
     if resume and run_dir is not None and info.is_main:
         _truncate_log(run_dir, state.step)  # the log reads as one run
     eval_every = cfg.eval_every or max(1, data.steps_per_epoch // max(1, cfg.accumulate))
@@ -219,8 +227,9 @@ def train(
             state.step, last_loss = state.step + 1, loss_sum
             step = state.step
 
+            elapsed = from_rank0(time.perf_counter() - start, info, device) if cfg.max_minutes > 0 else 0.0
             if cfg.max_minutes > 0 and step % 5 == 0:  # cheap: re-fit the schedule to the budget often
-                state.total = fit_to_budget(step, planned, time.perf_counter() - start, cfg.max_minutes)
+                state.total = fit_to_budget(step, planned, elapsed, cfg.max_minutes)
                 logger.set_total(state.total)
             if step % cfg.log_every == 0 or step == state.total:
                 now = time.perf_counter()
@@ -244,11 +253,11 @@ def train(
                 last_eval = evaluate()
                 model.train()
                 logger.log(step, {f"val_{k}": v for k, v in last_eval.items()})
-                reason = _judge(state, last_eval[monitor], objective, cfg)
+                reason = _judge(state, from_rank0(last_eval[monitor], info, device), objective, cfg)
                 if reason:
                     stopped = reason
                     break
-            if cfg.max_minutes > 0 and time.perf_counter() - start > cfg.max_minutes * 60 and step < state.total:
+            if cfg.max_minutes > 0 and elapsed > cfg.max_minutes * 60 and step < state.total:
                 stopped = "time"
                 break
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < state.total:
@@ -281,5 +290,11 @@ def _truncate_log(run_dir: Path, step: int) -> None:
     path = run_dir / "logs" / "metrics.jsonl"
     if not path.is_file():
         return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+    kept = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except (json.JSONDecodeError, AttributeError):
+            continue  # a line cut off by a kill: it belongs to no checkpoint
     path.write_text("".join(line + "\n" for line in kept))
