@@ -1,3 +1,3 @@
-from ptft.cli import main
+from ptft.cli import run
 
-raise SystemExit(main())
+run()

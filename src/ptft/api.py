@@ -29,7 +29,7 @@ from ptft.preprocess import ImageNormalizer, Preprocessor, preprocessor_from_sta
 from ptft.train import Dist, init_distributed, train
 from ptft.train.batches import BatchStream
 from ptft.train.checkpoint import MANIFEST, prepare_run_dir, read_bundle, write_bundle
-from ptft.train.distributed import barrier
+from ptft.train.distributed import on_rank0
 
 DataLike = str | ImageSet
 
@@ -62,7 +62,8 @@ def encoder_spec(model: ModelConfig, input_shape: tuple[int, int, int]) -> dict[
 def _start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist) -> Path:
     """Create the run folder (rank 0), write the resolved config, refuse a changed config on resume."""
     run_dir = Path(out)
-    if info.is_main:
+
+    def work() -> None:
         prepare_run_dir(run_dir, overwrite, resume)
         path = run_dir / "config.json"
         current = {k: v for k, v in to_dict(config).items() if k not in ("resume", "overwrite")}
@@ -77,16 +78,18 @@ def _start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist)
                     f"options of the original run (stored in {path}) or start a new run with another --out"
                 )
         path.write_text(json.dumps(current, indent=2, sort_keys=True))
-    barrier(info)
+
+    on_rank0(work, info)
     return run_dir
 
 
 def _finish_run(run_dir: Path, meta: dict[str, Any], tensors: dict[str, torch.Tensor], info: Dist) -> None:
-    if info.is_main:
+    def work() -> None:
         write_bundle(run_dir, {**meta, "versions": _versions()}, tensors)
         for folder in (run_dir / "resume", run_dir / "self-train" / "resume"):
             shutil.rmtree(folder, ignore_errors=True)  # finished: nothing left to resume
-    barrier(info)
+
+    on_rank0(work, info)
 
 
 def _interrupted(command: str, run_dir: Path, steps: int, total: int) -> RunInterrupted:
@@ -139,7 +142,7 @@ class Pretrainer:
                 "steps": result.steps,
                 "seconds": round(result.seconds, 2),
                 "stopped": result.stopped,
-                "items_seen": result.steps * cfg.loop.batch_size * cfg.loop.accumulate * info.world,
+                "items_seen": result.steps * stream.global_batch * cfg.loop.accumulate,
             },
         }
         _finish_run(run_dir, meta, {f"encoder.{k}": v for k, v in encoder.state_dict().items()}, info)
