@@ -1,0 +1,245 @@
+"""Text readers: plain text (one example per line, or one per file in a folder), JSONL and CSV/TSV.
+
+Every reader streams: files are read one line at a time and decoded line by line, so a corpus larger
+than memory can be iterated; only a folder example (a whole file) is held at once. Files are UTF-8,
+with or without a byte-order mark. Undecodable bytes or a malformed line raise a DataError naming the
+file and line; with `skip_bad=True` such lines are skipped, counted in `ReadStats` and announced by a
+warning once the file is done. Readers are registered by format name in TEXT_READERS.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ptft.errors import DataError
+from ptft.registry import Registry
+
+BOM = b"\xef\xbb\xbf"
+SUFFIX_FORMATS = {".txt": "txt", ".text": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
+SKIP_FIX = "fix or re-encode the file as UTF-8, or pass skip_bad=True to skip and count such lines"
+MAX_SKIPS_KEPT = 20  # locations of skipped lines remembered in ReadStats (the count is always exact)
+
+
+@dataclass(frozen=True)
+class TextExample:
+    """One example: its text, its label (None when unlabeled), and where it came from (file, 1-based line)."""
+
+    text: str
+    label: str | None
+    source: str
+    line: int
+
+
+@dataclass
+class ReadStats:
+    """What the readers skipped with skip_bad=True: the count, and the first MAX_SKIPS_KEPT places and reasons."""
+
+    skipped: int = 0
+    skipped_at: list[str] = field(default_factory=list)
+
+    def skip(self, where: str) -> None:
+        self.skipped += 1
+        if len(self.skipped_at) < MAX_SKIPS_KEPT:
+            self.skipped_at.append(where)
+
+
+class TextReader(Protocol):
+    def __call__(
+        self, path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
+    ) -> Iterator[TextExample]: ...
+
+
+TEXT_READERS = Registry[TextReader]("text reader")
+
+
+def read_texts(
+    path: str | Path,
+    text_column: str = "text",
+    label_column: str | None = None,
+    skip_bad: bool = False,
+    format: str | None = None,
+    stats: ReadStats | None = None,
+) -> Iterator[TextExample]:
+    """Iterate lazily over the examples at `path`.
+
+    The format comes from `format` (one of TEXT_READERS) or else from the path: a folder, or a file
+    ending in .txt/.text, .jsonl/.ndjson, .csv or .tsv. `text_column`/`label_column` name the JSONL keys
+    or CSV/TSV header columns; plain text has no labels unless a folder has one sub-folder per class.
+    Pass a `ReadStats` to learn how many lines `skip_bad=True` skipped.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; check the path")
+    if format is None:
+        format = "folder" if path.is_dir() else SUFFIX_FORMATS.get(path.suffix.lower())
+        if format is None:
+            raise DataError(
+                f"{path}: cannot tell the text format from the suffix '{path.suffix}'; rename it to one of "
+                f"{', '.join(sorted(SUFFIX_FORMATS))} or pass format= one of {', '.join(TEXT_READERS.names())}"
+            )
+    reader = TEXT_READERS.get(format)
+    return reader(path, text_column, label_column, skip_bad, stats if stats is not None else ReadStats())
+
+
+def decoded_lines(path: Path, skip_bad: bool, stats: ReadStats) -> Iterator[tuple[int, str]]:
+    """(line number, text without the line ending) for each line of a UTF-8 file, one line in memory at a time."""
+    skipped_before = stats.skipped
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):
+            # Slice a view, not the bytes, so one line is held as bytes and str once each, never copied again.
+            start = len(BOM) if number == 1 and raw.startswith(BOM) else 0
+            end = len(raw) - (2 if raw.endswith(b"\r\n") else 1 if raw.endswith(b"\n") else 0)
+            try:
+                text = str(memoryview(raw)[start:end], "utf-8")
+            except UnicodeDecodeError as error:
+                column = start + error.start + 1
+                where = f"{path}:{number}: invalid UTF-8 byte {raw[column - 1 : column]!r} at column {column}"
+                if not skip_bad:
+                    raise DataError(f"{where}; {SKIP_FIX}") from None
+                stats.skip(where)
+                continue
+            del raw
+            yield number, text
+    if stats.skipped > skipped_before:
+        warnings.warn(f"{path}: skipped {stats.skipped - skipped_before} bad line(s)", stacklevel=2)
+
+
+@TEXT_READERS.register("txt")
+def read_txt(
+    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
+) -> Iterator[TextExample]:
+    """One example per non-blank line (blank lines separate nothing and are not examples)."""
+    for number, text in decoded_lines(path, skip_bad, stats):
+        if text.strip():
+            yield TextExample(text, None, str(path), number)
+
+
+@TEXT_READERS.register("folder")
+def read_folder(
+    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
+) -> Iterator[TextExample]:
+    """One example per .txt file under `path`, in sorted order; a file in a sub-folder is labelled by its folder."""
+    files = sorted(file for file in path.rglob("*.txt") if file.is_file())
+    if not files:
+        raise DataError(f"{path}: no .txt files found; put one example per .txt file (one sub-folder per class)")
+    for file in files:
+        lines = [text for _, text in decoded_lines(file, skip_bad, stats)]
+        text = "\n".join(lines)
+        if not text.strip():
+            continue
+        label = file.parent.name if file.parent != path else None
+        yield TextExample(text, label, str(file), 1)
+
+
+@TEXT_READERS.register("jsonl")
+def read_jsonl(
+    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
+) -> Iterator[TextExample]:
+    """One JSON object per line; the text (a string) under `text_column`, the label under `label_column`."""
+    for number, line in decoded_lines(path, skip_bad, stats):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            where = f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
+            if not skip_bad:
+                raise DataError(f"{where}; write one JSON object per line, or pass skip_bad=True") from None
+            stats.skip(where)
+            continue
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object per line, got {type(record).__name__}")
+        yield TextExample(
+            column_text(record, text_column, path, number, "text_column"),
+            None if label_column is None else column_label(record, label_column, path, number),
+            str(path),
+            number,
+        )
+
+
+def column_text(record: dict[str, object], column: str, path: Path, number: int, option: str) -> str:
+    if column not in record:
+        available = ", ".join(repr(key) for key in record) or "none"
+        raise DataError(f"{path}:{number}: no column '{column}'; columns: {available}; pass {option}= one of them")
+    value = record[column]
+    if not isinstance(value, str):
+        raise DataError(f"{path}:{number}: column '{column}' holds {type(value).__name__} {value!r}, expected a string")
+    return value
+
+
+def column_label(record: dict[str, object], column: str, path: Path, number: int) -> str | None:
+    """A label as a string (numbers become their text form); an empty or null label means unlabeled."""
+    if column not in record:
+        available = ", ".join(repr(key) for key in record) or "none"
+        raise DataError(f"{path}:{number}: no column '{column}'; columns: {available}; pass label_column= one of them")
+    value = record[column]
+    if value is None or value == "":
+        return None
+    if isinstance(value, (dict, list)):
+        raise DataError(f"{path}:{number}: label column '{column}' holds {type(value).__name__}, expected a value")
+    return str(value)
+
+
+def read_delimited(
+    path: Path, delimiter: str, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
+) -> Iterator[TextExample]:
+    """CSV/TSV with a header row; columns chosen by name. Lines are decoded one at a time and fed to csv."""
+    # A long text is a long field; the default limit (131072 characters) would reject it.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    numbered = decoded_lines(path, skip_bad, stats)
+    last_number = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal last_number
+        for number, text in numbered:
+            last_number = number
+            yield text + "\n"  # csv needs the line end to keep newlines inside quoted fields
+
+    rows = csv.reader(lines(), delimiter=delimiter)
+    try:
+        header = next(rows)
+    except StopIteration:
+        raise DataError(f"{path}: empty file; expected a header row naming the columns") from None
+    for column, option in ((text_column, "text_column"), (label_column, "label_column")):
+        if column is not None and column not in header:
+            raise DataError(f"{path}:1: no column '{column}'; columns: {', '.join(header)}; pass {option}= one of them")
+    text_index = header.index(text_column)
+    label_index = None if label_column is None else header.index(label_column)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise DataError(f"{path}:{last_number}: malformed {delimiter!r}-separated line ({error})") from None
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            where = f"{path}:{last_number}: {len(row)} fields, the header has {len(header)}"
+            if not skip_bad:
+                raise DataError(f"{where}; quote fields that contain the separator, or pass skip_bad=True")
+            stats.skip(where)
+            continue
+        label = None if label_index is None or row[label_index] == "" else row[label_index]
+        yield TextExample(row[text_index], label, str(path), last_number)
+
+
+@TEXT_READERS.register("csv")
+def read_csv(
+    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
+) -> Iterator[TextExample]:
+    return read_delimited(path, ",", text_column, label_column, skip_bad, stats)
+
+
+@TEXT_READERS.register("tsv")
+def read_tsv(
+    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
+) -> Iterator[TextExample]:
+    return read_delimited(path, "\t", text_column, label_column, skip_bad, stats)
