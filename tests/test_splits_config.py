@@ -252,8 +252,8 @@ def test_malformed_state_is_a_data_error(state: dict[str, object]) -> None:
 
 
 def test_unknown_preprocessor_kind() -> None:
-    with pytest.raises(BundleError, match="'text'"):
-        preprocessor_from_state({"kind": "text"})
+    with pytest.raises(BundleError, match="unknown preprocessor kind 'audio'.*image, text"):
+        preprocessor_from_state({"kind": "audio"})
 
 
 def test_fit_refuses_wrong_shapes() -> None:
