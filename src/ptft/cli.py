@@ -35,11 +35,8 @@ POSITIONAL = {"evaluate": "run", "predict": "run"}
 def _comments(cls: type) -> dict[str, str]:
     """Field comments in ptft/config.py are the help texts (one source of truth)."""
     found: dict[str, str] = {}
-    for klass in [cls, *(f.type for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.type))]:
-        if not isinstance(klass, type):
-            continue
-        for match in re.finditer(r"^\s+(\w+): [^#\n]*#\s*(.+)$", inspect.getsource(klass), re.M):
-            found.setdefault(match.group(1), match.group(2).strip())
+    for match in re.finditer(r"^\s+(\w+): [^#\n]*#\s*(.+)$", inspect.getsource(cls), re.M):
+        found.setdefault(match.group(1), match.group(2).strip())
     return found
 
 
@@ -54,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, (cls, help_text) in COMMANDS.items():
         sub = subs.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
-        comments = {**_comments(cls)}
+        comments = _comments(cls)
         for nested in _nested(cls):
             comments.update({k: v for k, v in _comments(nested).items() if k not in comments})
         for key, (_, tp, default) in cfgmod.flat_fields(cls).items():
