@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from ptft.data.types import ImageSet
+from ptft.data.types import ImageSet, TextSet
 
 # Tiny models on a 2-core machine: with torch's default thread pool each small op pays a large
 # synchronisation cost (measured ~100x slower for a 16x8x16x16 batch norm); one thread is fastest.
@@ -82,3 +82,32 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 def metrics() -> Callable[[Path], list[dict[str, Any]]]:
     """Reads a run's logs/metrics.jsonl as a list of dicts."""
     return read_metrics
+
+
+TOPICS = {
+    "animal": ["cat", "dog", "horse", "cow", "lion", "tiger", "otter", "goat"],
+    "tool": ["hammer", "saw", "drill", "wrench", "chisel", "pliers", "rasp", "file"],
+    "food": ["bread", "apple", "rice", "soup", "cheese", "pasta", "plum", "pear"],
+    "place": ["city", "river", "valley", "harbour", "forest", "desert", "island", "village"],
+}
+FILLER = ["the", "a", "near", "with", "big", "small", "old", "new", "and", "then", "over", "under"]
+
+
+def synthetic_texts(n: int = 128, seed: int = 0, labelled: bool = True) -> TextSet:
+    """Short sentences whose class is the topic of their content words; balanced, all distinct."""
+    rng = np.random.default_rng(seed)
+    names = sorted(TOPICS)
+    labels = np.arange(n) % len(names)
+    texts = []
+    for i, label in enumerate(labels):
+        words = [str(w) for w in rng.choice(TOPICS[names[label]], 3)] + [str(w) for w in rng.choice(FILLER, 4)]
+        rng.shuffle(words)
+        texts.append(" ".join(words) + f" {i}")
+    if not labelled:
+        return TextSet(texts, None, [], source="synthetic-text")
+    return TextSet(texts, labels.astype(np.int64), names, source="synthetic-text")
+
+
+@pytest.fixture(scope="session")
+def labelled_texts() -> TextSet:
+    return synthetic_texts()

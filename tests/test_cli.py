@@ -132,7 +132,7 @@ def test_help_of_every_command_lists_every_option_with_its_default(
     if command == "finetune":  # nested defaults are the command's own, not LoopConfig's
         assert "--steps STEPS optimiser steps; 0 = derive from epochs (or from max_minutes) (default: 400)" in text
     if command == "pretrain":
-        assert "(default: 0.6)" in text and "(default: 'simclr')" in text
+        assert "(default: 0.0)" in text and "(default: 'auto')" in text
 
 
 def test_top_level_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,7 +170,7 @@ def test_argparse_errors_exit_2_with_a_message(argv: list[str], capsys: pytest.C
         (["pretrain", "--steps", "abc"], "option 'steps': expected int, got 'abc'"),
         (["pretrain", "--lr", "fast"], "option 'lr': expected float"),
         (["pretrain", "--steps", "2.5"], "option 'steps'"),
-        (["pretrain", "--objective", "byol"], "unknown objective 'byol'; available: mae, simclr"),
+        (["pretrain", "--objective", "byol"], "unknown objective 'byol'; available: mae, mlm, simclr"),
         (["finetune", "--strategy", "half"], "unknown strategy 'half'; available:"),
         (["pretrain", "--config", "/nonexistent/ptft.toml"], "/nonexistent/ptft.toml does not exist"),
         (["evaluate"], "evaluate needs the run folder"),

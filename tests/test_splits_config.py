@@ -162,8 +162,9 @@ def test_to_dict_from_dict_round_trip(cls: type, values: dict[str, object]) -> N
 def test_flat_keys_are_unique_across_nesting() -> None:
     # The CLI and TOML use flat names, so no key may appear in two nested configs.
     for cls in (PretrainConfig, FinetuneConfig):
-        names = [f.name for f in fields(cls) if f.name not in ("model", "loop")]
+        names = [f.name for f in fields(cls) if f.name not in ("model", "loop", "text")]
         names += [f.name for f in fields(LoopConfig)] + [f.name for f in fields(cls().model)]
+        names += [f.name for f in fields(cls().text)]
         assert len(names) == len(set(names)) == len(flat_fields(cls))
 
 

@@ -77,7 +77,7 @@ def test_state_round_trip_identical_ids(kind: str) -> None:
     text = json.dumps(state)  # plain JSON
     assert "pickle" not in text and "\\x80" not in text
     assert state["kind"] == "text" and state["tokenizer_kind"] == kind
-    again = preprocessor_from_state(json.loads(text), expect="text")
+    again = preprocessor_from_state(json.loads(text), expect="text").tokenizer  # a text pipeline's tokenizer
     assert isinstance(again, TextTokenizer)
     probe = ENGLISH + CHINESE + ["Unseen WORDS here, and 未见过的字 too", "x" * 200]
     ids_a, mask_a = tokenizer.transform(probe)
@@ -185,4 +185,4 @@ def test_malformed_state_and_kind_checks(fitted: TextTokenizer) -> None:
         TextTokenizer.from_state({k: v for k, v in state.items() if k != "max_length"})
     with pytest.raises(BundleError, match="'text' preprocessor"):
         preprocessor_from_state(state)  # the image pipeline's default refuses a text bundle clearly
-    assert isinstance(preprocessor_from_state(state, expect=None), TextTokenizer)
+    assert isinstance(preprocessor_from_state(state, expect=None).tokenizer, TextTokenizer)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import platform
@@ -15,23 +16,25 @@ import numpy as np
 import torch
 
 import ptft
-from ptft.config import FinetuneConfig, ModelConfig, PretrainConfig, build, flatten, to_dict
-from ptft.data.images import read_images
+from ptft.config import FinetuneConfig, ModelConfig, PretrainConfig, TextConfig, build, flatten, to_dict
+from ptft.data.corpus import prepare_corpus
+from ptft.data.load import read_data
 from ptft.data.splits import label_budget
-from ptft.data.types import ImageSet
+from ptft.data.types import ImageSet, TextSet
 from ptft.errors import BundleError, ConfigError, DataError, PtftError
 from ptft.evaluate.metrics import classification_report
 from ptft.finetune import Interrupted, LabelledTensors, finetune, predict_proba
 from ptft.finetune.strategies import STRATEGIES
 from ptft.models import ClassificationHead, Classifier, Encoder, build_encoder, mean_pool
 from ptft.objectives import OBJECTIVES, build_objective
-from ptft.preprocess import ImageNormalizer, Preprocessor, preprocessor_from_state
+from ptft.preprocess import ImageNormalizer, Preprocessor, TextPipeline, TextTokenizer, preprocessor_from_state
 from ptft.train import Dist, init_distributed, train
 from ptft.train.batches import BatchStream
 from ptft.train.checkpoint import MANIFEST, prepare_run_dir, read_bundle, write_bundle
-from ptft.train.distributed import on_rank0
+from ptft.train.distributed import json_from_rank0, on_rank0
 
-DataLike = str | ImageSet
+DataLike = str | ImageSet | TextSet
+Loaded = ImageSet | TextSet
 
 
 class RunInterrupted(PtftError):
@@ -42,14 +45,96 @@ def _versions() -> dict[str, str]:
     return {"ptft": ptft.__version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
-def _images(data: DataLike, data_dir: str, size: tuple[int, int] | None = None) -> ImageSet:
-    return data if isinstance(data, ImageSet) else read_images(data, data_dir=data_dir, size=size)
+def _read(data: DataLike, data_dir: str = "", text: TextConfig | None = None, labels: bool = True) -> Loaded:
+    """A data spec (built-in name or path) read as images or text; an in-memory set as it is."""
+    if isinstance(data, ImageSet | TextSet):
+        return data
+    text = text or TextConfig()
+    return read_data(data, data_dir, text.text_column, text.label_column if labels else None, text.skip_bad)
 
 
-def encoder_spec(model: ModelConfig, input_shape: tuple[int, int, int]) -> dict[str, Any]:
+def _fit_preprocessor(data: Loaded, text: TextConfig) -> Preprocessor:
+    """A new preprocessing fitted on `data` (normalisation statistics, or the subword vocabulary)."""
+    if isinstance(data, ImageSet):
+        return ImageNormalizer().fit(data.images)
+    tokenizer = TextTokenizer(text.tokenizer, text.vocab_size, text.max_length)
+    steps = [name for name in TextPipeline(tokenizer).clean_steps if text.clean]
+    pipeline = TextPipeline(tokenizer, steps)
+    return pipeline.fit([pipeline.clean(t) for t in data.texts])
+
+
+PREPROCESSOR_FILE = "preprocessor.json"  # the fitted preprocessing of a run in progress (for --resume)
+
+
+def _fitted_once(data: Loaded, text: TextConfig, out: str, resume: bool, info: Dist) -> Preprocessor:
+    """The run's preprocessing, identical on every rank and across --resume: rank 0 fits it (or, when
+    resuming, reads the one the run started with) and sends its JSON state to the other ranks.
+    Subword training is not bit-reproducible (tie-breaking in `tokenizers`), so it is fitted only once."""
+    saved = Path(out) / PREPROCESSOR_FILE
+    state: dict[str, Any] | None = None
+    if info.rank == 0:
+        if resume and saved.is_file():
+            state = json.loads(saved.read_text())
+        else:
+            state = _fit_preprocessor(data, text).state_dict()
+    return preprocessor_from_state(json_from_rank0(state, info), expect=None)
+
+
+def _keep_preprocessor(run_dir: Path, preprocessor: Preprocessor, info: Dist) -> None:
+    on_rank0(lambda: (run_dir / PREPROCESSOR_FILE).write_text(json.dumps(preprocessor.state_dict())), info)
+
+
+def _tensor(preprocessor: Preprocessor, data: Loaded) -> torch.Tensor:
+    """The model input for every example: normalised (N, C, H, W) floats or (N, T) token ids."""
+    if isinstance(preprocessor, ImageNormalizer):
+        if not isinstance(data, ImageSet):
+            raise DataError(f"{data.source}: is text, but this model was trained on images; give images")
+        return preprocessor.transform(data.images)
+    if not isinstance(data, TextSet):
+        raise DataError(f"{data.source}: is images, but this model was trained on text; give texts")
+    return preprocessor.transform(data.texts)
+
+
+def _lengths(x: torch.Tensor, preprocessor: Preprocessor) -> torch.Tensor | None:
+    """Token counts of text inputs (for length-bucketed batches); None for images."""
+    if isinstance(preprocessor, TextPipeline):
+        return x.ne(preprocessor.pad_id).sum(1)
+    return None
+
+
+def encoder_spec(model: ModelConfig, preprocessor: Preprocessor) -> dict[str, Any]:
+    if isinstance(preprocessor, TextPipeline):
+        name = "transformer" if model.encoder == "auto" else model.encoder
+        tokenizer = preprocessor.tokenizer
+        if name == "bert":  # BERT's post-norm layout, trained from scratch here
+            return {
+                "name": name,
+                "vocab_size": tokenizer.vocab_size_,
+                "pad_id": preprocessor.pad_id,
+                "max_positions": tokenizer.max_length,
+                "dim": model.dim,
+                "depth": model.depth,
+                "heads": model.heads,
+                "intermediate": 4 * model.dim,
+                "type_vocab_size": 1,
+                "layer_norm_eps": 1e-12,
+                "activation": model.activation,
+                "dropout": model.dropout,
+            }
+        return {
+            "name": name,
+            "vocab_size": tokenizer.vocab_size_,
+            "pad_id": preprocessor.pad_id,
+            "max_length": tokenizer.max_length,
+            "dim": model.dim,
+            "depth": model.depth,
+            "heads": model.heads,
+            "activation": model.activation,
+            "dropout": model.dropout,
+        }
     return {
-        "name": model.encoder,
-        "input_shape": list(input_shape),
+        "name": "cnn" if model.encoder == "auto" else model.encoder,
+        "input_shape": list(preprocessor.input_shape),
         "dim": model.dim,
         "depth": model.depth,
         "heads": model.heads,
@@ -85,6 +170,7 @@ def _start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist)
 
 def _finish_run(run_dir: Path, meta: dict[str, Any], tensors: dict[str, torch.Tensor], info: Dist) -> None:
     def work() -> None:
+        (run_dir / PREPROCESSOR_FILE).unlink(missing_ok=True)  # the bundle's ptft.json holds it now
         write_bundle(run_dir, {**meta, "versions": _versions()}, tensors)
         for folder in (run_dir / "resume", run_dir / "self-train" / "resume"):
             shutil.rmtree(folder, ignore_errors=True)  # finished: nothing left to resume
@@ -104,49 +190,69 @@ class Pretrainer:
 
     def __init__(self, config: PretrainConfig | None = None, **overrides: Any) -> None:
         self.config = build(PretrainConfig, overrides, base=config)
-        OBJECTIVES.get(self.config.objective)  # fail early on an unknown name
+        if self.config.objective != "auto":
+            OBJECTIVES.get(self.config.objective)  # fail early on an unknown name
 
     def fit(self, data: DataLike | None = None, stop_at: int = 0) -> Pretrainer:
         cfg = self.config
         info = init_distributed()
         torch.manual_seed(cfg.loop.seed + 1000 * info.rank)  # distinct augmentation streams per rank
-        images = _images(data if data is not None else cfg.data, cfg.data_dir)
-        normalizer = ImageNormalizer().fit(images.images)
-        x = normalizer.transform(images.images)
-        spec = encoder_spec(cfg.model, normalizer.input_shape)
+        raw = _read(data if data is not None else cfg.data, cfg.data_dir, cfg.text, labels=False)
+        corpus: dict[str, Any] = {}
+        if isinstance(raw, TextSet):
+            held_out = _read(cfg.text.holdout, cfg.data_dir, cfg.text, labels=False) if cfg.text.holdout else None
+            held = held_out.texts if isinstance(held_out, TextSet) else None
+            texts, corpus = prepare_corpus(raw.texts, cfg.text.clean, cfg.text.dedup, held, raw.source)
+            raw = TextSet(texts, source=raw.source)
+        preprocessor = _fitted_once(raw, cfg.text, cfg.out, cfg.resume, info)
+        x = _tensor(preprocessor, raw)
+        if isinstance(preprocessor, TextPipeline):
+            corpus.update(tokens=int(x.ne(preprocessor.pad_id).sum()), truncated=preprocessor.truncated_count)
+        spec = encoder_spec(cfg.model, preprocessor)
         encoder = build_encoder(spec)
-        objective = build_objective(
-            cfg.objective,
-            encoder,
-            input_shape=normalizer.input_shape,
-            patch_size=cfg.model.patch_size,
-            mask_ratio=cfg.mask_ratio,
-            temperature=cfg.temperature,
+        objective_name = (
+            cfg.objective if cfg.objective != "auto" else ("mlm" if encoder.modality == "text" else "simclr")
         )
+        options: dict[str, Any] = {"temperature": cfg.temperature, "patch_size": cfg.model.patch_size}
+        if cfg.mask_ratio:
+            options["mask_ratio"] = cfg.mask_ratio
+        if isinstance(preprocessor, TextPipeline):
+            options.update(mask_id=preprocessor.tokenizer.mask_id_, special_ids=preprocessor.special_ids)
+        else:
+            options["input_shape"] = preprocessor.input_shape
+        objective = build_objective(objective_name, encoder, **options)
         run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)  # inputs are valid: now touch --out
-        stream = BatchStream(x, None, cfg.loop.batch_size, cfg.loop.seed, info.rank, info.world)
+        _keep_preprocessor(run_dir, preprocessor, info)
+        stream = BatchStream(
+            x, None, cfg.loop.batch_size, cfg.loop.seed, info.rank, info.world, lengths=_lengths(x, preprocessor)
+        )
         result = train(objective, stream, cfg.loop, run_dir, info, resume=cfg.resume, stop_at=stop_at, desc="pretrain")
         if result.stopped == "interrupted":
             raise _interrupted("pretrain", run_dir, result.steps, result.total_steps)
+        items = result.steps * stream.global_batch * cfg.loop.accumulate
+        metrics: dict[str, Any] = {
+            "final_loss": result.last_loss,
+            "steps": result.steps,
+            "seconds": round(result.seconds, 2),
+            "stopped": result.stopped,
+            "items_seen": items,
+        }
+        if corpus:
+            tokens_per_text = corpus["tokens"] / max(len(x), 1)
+            metrics["tokens_per_second"] = round(items * tokens_per_text / max(result.seconds, 1e-9))
         meta = {
             "kind": "pretrain",
-            "modality": "image",
+            "modality": encoder.modality,
             "config": to_dict(cfg),
-            "preprocessor": normalizer.state_dict(),
+            "preprocessor": preprocessor.state_dict(),
             "encoder": spec,
-            "objective": cfg.objective,
+            "objective": objective_name,
             "label_names": [],
-            "data": {"source": images.source, "n": len(images), "fingerprint": images.fingerprint()},
-            "metrics": {
-                "final_loss": result.last_loss,
-                "steps": result.steps,
-                "seconds": round(result.seconds, 2),
-                "stopped": result.stopped,
-                "items_seen": result.steps * stream.global_batch * cfg.loop.accumulate,
-            },
+            "data": {"source": raw.source, "n": len(raw), "fingerprint": raw.fingerprint(), **corpus},
+            "metrics": metrics,
         }
         _finish_run(run_dir, meta, {f"encoder.{k}": v for k, v in encoder.state_dict().items()}, info)
-        self.run_dir, self.result = run_dir, result
+        self.run_dir, self.result, self.corpus_ = run_dir, result, corpus
         return self
 
 
@@ -164,13 +270,16 @@ class Model:
         self.meta, self.path, self.preprocessor = meta, path, preprocessor
         self.encoder, self.head = encoder, head
         self.label_names: list[str] = list(meta.get("label_names", []))
+        stored = meta.get("config", {}).get("text", {})
+        # Text files are read with the columns the model was trained with, unless the caller sets others.
+        self.text = TextConfig(**{k: stored[k] for k in ("text_column", "label_column") if k in stored})
         self.module: torch.nn.Module = (encoder if head is None else Classifier(encoder, head)).eval().cpu()
 
     @classmethod
     def from_bundle(cls, meta: dict[str, Any], tensors: dict[str, torch.Tensor], path: Path) -> Model:
         encoder = build_encoder(meta["encoder"])
         head = ClassificationHead(encoder.dim, int(meta["head"]["num_classes"])) if meta.get("head") else None
-        model = cls(meta, preprocessor_from_state(meta["preprocessor"]), encoder, head, path)
+        model = cls(meta, preprocessor_from_state(meta["preprocessor"], expect=None), encoder, head, path)
         prefix = "encoder." if head is None else ""
         try:
             model.module.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
@@ -178,52 +287,78 @@ class Model:
             raise BundleError(f"{path}: weights do not match the stored model spec: {exc}") from None
         return model
 
-    def transform(self, data: DataLike | np.ndarray) -> torch.Tensor:
+    def read(self, data: DataLike | np.ndarray | list[str], labels: bool = False) -> Loaded:
+        """Any accepted input as an ImageSet/TextSet: a spec, a set, uint8 images or a list of strings."""
         if isinstance(data, np.ndarray):
-            return self.preprocessor.transform(data)
-        return self.preprocessor.transform(_images(data, "").images)
+            return ImageSet(data)
+        if isinstance(data, list):
+            return TextSet(list(data), source="texts")
+        return _read(data, "", self.text, labels)
+
+    def transform(self, data: DataLike | np.ndarray | list[str]) -> torch.Tensor:
+        return _tensor(self.preprocessor, self.read(data))
 
     @torch.no_grad()
-    def embed(self, data: DataLike | np.ndarray) -> np.ndarray:
+    def embed(self, data: DataLike | np.ndarray | list[str]) -> np.ndarray:
         x = self.transform(data)
-        return torch.cat([mean_pool(self.encoder(x[i : i + 512])) for i in range(0, len(x), 512)]).numpy()
+        chunks = []
+        for i in range(0, len(x), 512):
+            batch = x[i : i + 512]
+            chunks.append(mean_pool(self.encoder(batch), self.encoder.padding(batch)))
+        return torch.cat(chunks).numpy()
 
-    def predict_proba(self, data: DataLike | np.ndarray) -> np.ndarray:
+    def predict_proba(self, data: DataLike | np.ndarray | list[str]) -> np.ndarray:
         if self.head is None:
             raise BundleError(f"{self.path} is a pre-trained encoder without a head; fine-tune it first")
         return predict_proba(self.module, self.transform(data)).numpy()
 
-    def predict(self, data: DataLike | np.ndarray) -> list[str]:
+    def predict(self, data: DataLike | np.ndarray | list[str]) -> list[str]:
         return [self.label_names[i] for i in self.predict_proba(data).argmax(1)]
 
     def evaluate(self, data: DataLike) -> dict[str, Any]:
         if self.head is None:
             raise BundleError(f"{self.path} is a pre-trained encoder without a head; fine-tune it first")
-        images = _images(data, "")
-        y_true = map_labels(images, self.label_names)
-        y_pred = self.predict_proba(images).argmax(1)
+        loaded = self.read(data, labels=True)
+        y_true = map_labels(loaded, self.label_names)
+        y_pred = self.predict_proba(loaded).argmax(1)
         return classification_report(y_true, y_pred, self.label_names)
 
 
-def map_labels(images: ImageSet, label_names: list[str]) -> np.ndarray:
+def map_labels(data: Loaded, label_names: list[str]) -> np.ndarray:
     """The data's labels as indices into the model's `label_names`, matched by name."""
-    if images.labels is None or (images.labels < 0).all():
-        raise DataError(f"{images.source}: has no labels to evaluate against")
+    if data.labels is None or (data.labels < 0).all():
+        raise DataError(f"{data.source}: has no labels to evaluate against")
     index = {name: i for i, name in enumerate(label_names)}
-    lookup = np.full(max(len(images.label_names), 1), -1, dtype=np.int64)
-    for k, name in enumerate(images.label_names):
+    lookup = np.full(max(len(data.label_names), 1), -1, dtype=np.int64)
+    for k, name in enumerate(data.label_names):
         if name not in index:
             close = difflib.get_close_matches(name, label_names, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise DataError(
-                f"{images.source}: label '{name}' is not among the {len(label_names)} labels the model was "
+                f"{data.source}: label '{name}' is not among the {len(label_names)} labels the model was "
                 f"trained on{hint}: {', '.join(label_names)}"
             )
         lookup[k] = index[name]
-    labelled = images.labels >= 0
+    labelled = data.labels >= 0
     if not labelled.all():
-        raise DataError(f"{images.source}: {int((~labelled).sum())} images have no label; evaluate needs labels")
-    return lookup[images.labels]
+        first = data.ids[int(np.flatnonzero(~labelled)[0])]
+        raise DataError(
+            f"{data.source}: {int((~labelled).sum())} examples have no label (first: {first}); evaluate needs labels"
+        )
+    return lookup[data.labels]
+
+
+def read_as(
+    model: Model, spec: str, data_dir: str = "", text_column: str = "", label_column: str | None = ""
+) -> Loaded:
+    """Read `spec` for `model`; text columns left '' are those the model was trained with, and
+    `label_column=None` reads no labels (prediction)."""
+    text = model.text
+    if text_column:
+        text = dataclasses.replace(text, text_column=text_column)
+    if label_column:
+        text = dataclasses.replace(text, label_column=label_column)
+    return _read(spec, data_dir, text, labels=label_column is not None)
 
 
 def load(path: str | Path) -> Model:
@@ -239,39 +374,65 @@ class FineTuner:
         self.config = build(FinetuneConfig, overrides, base=config)
         STRATEGIES.get(self.config.strategy)
 
-    def _start(self, images: ImageSet) -> tuple[Preprocessor, dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+    def _start(self, data: Loaded) -> tuple[Preprocessor, dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+        """The preprocessing, encoder spec and weights to start from: a ptft bundle, a Hugging Face folder
+        (`hf:PATH`), or nothing (scratch: a new preprocessing fitted on this data, random weights)."""
         cfg = self.config
+        modality = "text" if isinstance(data, TextSet) else "image"
         if not cfg.pretrained:
-            normalizer = ImageNormalizer().fit(images.images)
-            return normalizer, encoder_spec(cfg.model, normalizer.input_shape), {}, {}
+            preprocessor = _fitted_once(data, cfg.text, cfg.out, cfg.resume, self.info)
+            return preprocessor, encoder_spec(cfg.model, preprocessor), {}, {}
+        if cfg.pretrained.startswith("hf:"):
+            if modality != "text":
+                raise ConfigError(f"--pretrained {cfg.pretrained} is a text encoder, but {data.source} holds images")
+            from ptft.models.hf import load_hf_folder
+
+            imported = load_hf_folder(cfg.pretrained[3:], cfg.text.max_length)
+            tensors = {f"encoder.{k}": v for k, v in imported.tensors.items()}
+            origin: dict[str, Any] = {"path": cfg.pretrained, "kind": "huggingface", "source": imported.source}
+            # No cleaning steps: the imported tokenizer normalises as the model was trained to expect.
+            return TextPipeline(imported.tokenizer, []), imported.spec, tensors, origin
         meta, tensors = read_bundle(cfg.pretrained)
         origin = {"path": str(cfg.pretrained), "kind": meta.get("kind"), "data": meta.get("data")}
-        return preprocessor_from_state(meta["preprocessor"]), meta["encoder"], tensors, origin
+        preprocessor = preprocessor_from_state(meta["preprocessor"], expect=None)
+        if preprocessor.kind != modality:
+            raise BundleError(
+                f"{cfg.pretrained} was pre-trained on {preprocessor.kind}, but {data.source} holds {modality}; "
+                f"pre-train on {modality} data or fine-tune from scratch"
+            )
+        return preprocessor, meta["encoder"], tensors, origin
 
     def fit(self, data: DataLike | None = None, stop_at: int = 0) -> FineTuner:
         cfg = self.config
-        info = init_distributed()
+        info = self.info = init_distributed()
         torch.manual_seed(cfg.loop.seed + 1000 * info.rank)
-        images = _images(data if data is not None else cfg.data, cfg.data_dir)
-        if not images.has_labels:
-            raise DataError(f"{images.source}: no labels found; fine-tuning needs labelled images")
-        assert images.labels is not None
+        loaded = _read(data if data is not None else cfg.data, cfg.data_dir, cfg.text)
+        if not loaded.has_labels:
+            raise DataError(f"{loaded.source}: no labels found; fine-tuning needs labelled examples")
+        assert loaded.labels is not None
         if cfg.pretrained and Path(cfg.out).resolve() == Path(cfg.pretrained).resolve():
             raise ConfigError(f"--out {cfg.out} is the pre-trained bundle itself; choose another --out")
-        preprocessor, spec, tensors, origin = self._start(images)  # read every input before touching --out
+        if isinstance(loaded, TextSet) and cfg.strategy == "fixmatch":
+            raise ConfigError("strategy 'fixmatch' needs image augmentations; for text use full, linear or self-train")
+        test = _read(cfg.test, cfg.data_dir, cfg.text) if cfg.test else None
+        preprocessor, spec, tensors, origin = self._start(loaded)  # read every input before touching --out
         split = label_budget(
-            images.labels,
+            loaded.labels,
             cfg.labels_per_class,
             cfg.val_per_class or cfg.labels_per_class or 10,
             cfg.loop.seed,
-            images.source,
+            loaded.source,
         )
+        pool, leaks = split.pool, 0
+        if isinstance(loaded, TextSet) and len(pool):
+            pool, leaks = _without_leakage(loaded, split.pool, np.concatenate([split.train, split.val]), test)
         run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)
-        x = preprocessor.transform(images.images)
-        y = torch.from_numpy(images.labels)
-        tensors_in = LabelledTensors(x[split.train], y[split.train], x[split.val], y[split.val], x[split.pool])
+        _keep_preprocessor(run_dir, preprocessor, info)
+        x = _tensor(preprocessor, loaded)
+        y = torch.from_numpy(loaded.labels)
+        tensors_in = LabelledTensors(x[split.train], y[split.train], x[split.val], y[split.val], x[pool])
         encoder = build_encoder(spec)
-        model = Classifier(encoder, ClassificationHead(encoder.dim, len(images.label_names)))
+        model = Classifier(encoder, ClassificationHead(encoder.dim, len(loaded.label_names)))
         if tensors:
             _load_encoder_strictly(model, tensors, cfg.pretrained)
         try:
@@ -279,19 +440,27 @@ class FineTuner:
         except Interrupted as stop:
             raise _interrupted("finetune", run_dir, stop.result.steps, stop.result.total_steps) from None
         metrics: dict[str, Any] = {**summary, "train_labels": len(split.train), "val_labels": len(split.val)}
-        self.model_ = Model({"label_names": images.label_names}, preprocessor, model.encoder, model.head, run_dir)
-        if cfg.test:
-            metrics["test"] = self.model_.evaluate(read_images(cfg.test, data_dir=cfg.data_dir))
+        if isinstance(loaded, TextSet):
+            metrics.update(pool_leakage_removed=leaks, truncated=preprocessor_truncated(preprocessor))
+        self.model_ = Model(
+            {"label_names": loaded.label_names, "config": to_dict(cfg)},
+            preprocessor,
+            model.encoder,
+            model.head,
+            run_dir,
+        )
+        if test is not None:
+            metrics["test"] = self.model_.evaluate(test)
         meta = {
             "kind": "finetune",
-            "modality": "image",
+            "modality": encoder.modality,
             "config": to_dict(cfg),
             "preprocessor": preprocessor.state_dict(),
             "encoder": spec,
-            "head": {"type": "classification", "num_classes": len(images.label_names)},
-            "label_names": images.label_names,
+            "head": {"type": "classification", "num_classes": len(loaded.label_names)},
+            "label_names": loaded.label_names,
             "pretrained_from": origin or None,
-            "data": {"source": images.source, "n": len(images), "fingerprint": images.fingerprint()},
+            "data": {"source": loaded.source, "n": len(loaded), "fingerprint": loaded.fingerprint()},
             "metrics": metrics,
         }
         _finish_run(run_dir, meta, model.state_dict(), info)
@@ -312,6 +481,23 @@ class FineTuner:
 
     def evaluate(self, data: DataLike) -> dict[str, Any]:
         return self._fitted().evaluate(data)
+
+
+def preprocessor_truncated(preprocessor: Preprocessor) -> int:
+    return preprocessor.truncated_count if isinstance(preprocessor, TextPipeline) else 0
+
+
+def _without_leakage(
+    data: TextSet, pool: np.ndarray, labelled: np.ndarray, test: Loaded | None
+) -> tuple[np.ndarray, int]:
+    """Pool indices minus those whose text duplicates a train/validation/test text (exact, normalised)."""
+    from ptft.data.dedup import text_hash
+
+    held = {text_hash(data.texts[i]) for i in labelled.tolist()}
+    if isinstance(test, TextSet):
+        held |= {text_hash(t) for t in test.texts}
+    keep = np.array([text_hash(data.texts[i]) not in held for i in pool.tolist()], dtype=bool)
+    return pool[keep], int((~keep).sum())
 
 
 def _load_encoder_strictly(model: Classifier, tensors: dict[str, torch.Tensor], source: str) -> None:

@@ -23,13 +23,14 @@ from ptft.config import DemoConfig, EvaluateConfig, FinetuneConfig, PredictConfi
 from ptft.errors import PtftError
 
 COMMANDS: dict[str, tuple[type, str]] = {
-    "pretrain": (PretrainConfig, "self-supervised pre-training on unlabeled images; writes a bundle"),
+    "pretrain": (PretrainConfig, "self-supervised pre-training on unlabeled images or text; writes a bundle"),
     "finetune": (FinetuneConfig, "fine-tune a pre-trained bundle (or train from scratch) on a label budget"),
     "evaluate": (EvaluateConfig, "accuracy, macro-F1 and confusion matrix of a fine-tuned bundle"),
     "predict": (PredictConfig, "write a CSV of predictions and class probabilities"),
     "demo": (DemoConfig, "Fashion-MNIST: pre-train, fine-tune with 10 labels per class, compare"),
 }
 POSITIONAL = {"evaluate": "run", "predict": "run"}
+ALIASES = {"pretrained": ["--from"]}  # `ptft finetune --from hf:PATH`
 
 
 def _comments(cls: type) -> dict[str, str]:
@@ -60,10 +61,11 @@ def _parser() -> argparse.ArgumentParser:
                 sub.add_argument(key, nargs="?", default=argparse.SUPPRESS, help=text)
                 continue
             flag = "--" + key.replace("_", "-")
+            flags = [flag, *ALIASES.get(key, [])]
             if tp is bool:
-                sub.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
+                sub.add_argument(*flags, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=text)
             else:
-                sub.add_argument(flag, dest=key, metavar=key.upper(), default=argparse.SUPPRESS, help=text)
+                sub.add_argument(*flags, dest=key, metavar=key.upper(), default=argparse.SUPPRESS, help=text)
     return parser
 
 
@@ -104,7 +106,8 @@ def _evaluate(cfg: EvaluateConfig) -> None:
 
     if not cfg.run:
         raise PtftError("evaluate needs the run folder: ptft evaluate RUN --data SPEC")
-    report = load(cfg.run).evaluate(_data(cfg.data, cfg.data_dir))
+    model = load(cfg.run)
+    report = model.evaluate(_data(model, cfg.data, cfg.data_dir, cfg.text_column, cfg.label_column))
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{re.sub(r'[^A-Za-z0-9_.-]+', '_', cfg.data)}.json"
     out.write_text(json.dumps(report, indent=2))
     print(f"accuracy {100 * report['accuracy']:.2f} %  macro-F1 {100 * report['macro_f1']:.2f} %  (n={report['n']})")
@@ -116,10 +119,11 @@ def _evaluate(cfg: EvaluateConfig) -> None:
     print(f"report: {out}")
 
 
-def _data(spec: str, data_dir: str) -> Any:
-    from ptft.data.images import read_images
+def _data(model: Any, spec: str, data_dir: str, text_column: str, label_column: str | None) -> Any:
+    """Read `spec` as the model's kind of data; text columns default to those it was trained with."""
+    from ptft.api import read_as
 
-    return read_images(spec, data_dir=data_dir)
+    return read_as(model, spec, data_dir, text_column, label_column)
 
 
 def _predict(cfg: PredictConfig) -> None:
@@ -131,12 +135,12 @@ def _predict(cfg: PredictConfig) -> None:
     if out.exists() and not cfg.overwrite:
         raise PtftError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     model = load(cfg.run)
-    images = _data(cfg.data, cfg.data_dir)
-    proba = model.predict_proba(images)
+    data = _data(model, cfg.data, cfg.data_dir, cfg.text_column, None)
+    proba = model.predict_proba(data)
     with open(out, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["id", "prediction", *(f"p_{n}" for n in model.label_names)])
-        for ident, row in zip(images.ids, proba):
+        for ident, row in zip(data.ids, proba):
             writer.writerow([ident, model.label_names[int(row.argmax())], *(f"{p:.5f}" for p in row)])
     print(f"wrote {len(proba)} predictions to {out}")
 

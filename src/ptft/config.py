@@ -22,13 +22,32 @@ C = TypeVar("C")
 
 @dataclass(frozen=True)
 class ModelConfig:
-    encoder: str = "cnn"  # cnn | vit | mlp (see `ptft.models.ENCODERS`)
+    encoder: str = "auto"  # auto (cnn for images, transformer for text) | cnn | vit | mlp | transformer
     activation: str = "gelu"  # linear | sigmoid | relu | tanh | gelu
     dim: int = 128  # feature width D of the (B, T, D) output
     depth: int = 4  # transformer blocks / conv stages / MLP layers
     heads: int = 4  # attention heads (transformer only)
     patch_size: int = 4  # ViT patch side in pixels; also the MAE mask patch
     dropout: float = 0.0  # dropout rate inside the encoder
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
+    label_column: str = "label"  # column holding the label (fine-tuning, evaluation)
+    skip_bad: bool = False  # skip and count undecodable or malformed lines instead of stopping
+    tokenizer: str = "wordpiece"  # wordpiece | bpe, trained on the pre-training corpus
+    vocab_size: int = 8000  # subword vocabulary size
+    max_length: int = 128  # tokens per text, [CLS] and [SEP] included; longer texts are truncated
+    clean: bool = True  # NFKC, mojibake repair, control characters, whitespace; drop empty/garbled texts
+    dedup: str = "exact"  # exact | near | none: de-duplicate the pre-training corpus
+    holdout: str = ""  # labelled validation/test texts to keep out of the pre-training corpus (leakage check)
+
+    def __post_init__(self) -> None:
+        if self.dedup not in ("exact", "near", "none"):
+            raise ConfigError(f"option 'dedup' is exact, near or none, got {self.dedup!r}")
+        if self.max_length < 3:
+            raise ConfigError(f"option 'max_length' needs room for [CLS] and [SEP]: use >= 3, not {self.max_length}")
 
 
 @dataclass(frozen=True)
@@ -65,20 +84,21 @@ class LoopConfig:
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    data: str = "fashion-mnist"  # built-in name, folder of images, .npz or IDX file
+    data: str = "fashion-mnist"  # built-in name (fashion-mnist, digits, wordnet-supersenses) or a path (images or text)
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     out: str = "runs/pretrain"  # run folder to create
     overwrite: bool = False  # replace an existing run folder
     resume: bool = False  # continue the run in --out from its last checkpoint
-    objective: str = "simclr"  # simclr | mae
-    mask_ratio: float = 0.6  # MAE: fraction of patches hidden
+    objective: str = "auto"  # auto (simclr for images, mlm for text) | simclr | mae | mlm
+    mask_ratio: float = 0.0  # MAE/MLM: fraction hidden; 0 = the objective's default (MAE 0.6, MLM 0.15)
     temperature: float = 0.2  # SimCLR: InfoNCE temperature
     model: ModelConfig = field(default_factory=ModelConfig)
+    text: TextConfig = field(default_factory=TextConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
 
     def __post_init__(self) -> None:
-        if not 0 < self.mask_ratio < 1:
-            raise ConfigError(f"option 'mask_ratio' must lie strictly between 0 and 1, got {self.mask_ratio}")
+        if not 0 <= self.mask_ratio < 1:
+            raise ConfigError(f"option 'mask_ratio' must lie in [0, 1) (0 = default), got {self.mask_ratio}")
         if self.temperature <= 0:
             raise ConfigError(f"option 'temperature' must be positive, got {self.temperature}")
 
@@ -87,7 +107,7 @@ class PretrainConfig:
 class FinetuneConfig:
     data: str = "fashion-mnist"  # labelled source; its unlabelled rest is the self-training pool
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
-    pretrained: str = ""  # run folder of `ptft pretrain`; '' = train from scratch
+    pretrained: str = ""  # run folder of `ptft pretrain`, or hf:PATH (a Hugging Face BERT folder); '' = scratch
     out: str = "runs/finetune"  # run folder to create
     overwrite: bool = False  # replace an existing run folder
     resume: bool = False  # continue the run in --out from its last checkpoint
@@ -101,6 +121,7 @@ class FinetuneConfig:
     pool_ratio: int = 3  # fixmatch: unlabeled pool images per labelled image in each step
     pseudo_max_per_class: int = 3000  # self-train: cap per class so classes stay balanced
     model: ModelConfig = field(default_factory=ModelConfig)
+    text: TextConfig = field(default_factory=TextConfig)
     loop: LoopConfig = field(
         default_factory=lambda: LoopConfig(steps=400, lr=3e-4, batch_size=64, patience=5, eval_every=25)
     )
@@ -109,16 +130,19 @@ class FinetuneConfig:
 @dataclass(frozen=True)
 class EvaluateConfig:
     run: str = ""  # fine-tuned run folder
-    data: str = "fashion-mnist:test"  # labelled images to evaluate on (built-in name or path)
+    data: str = "fashion-mnist:test"  # labelled images or texts to evaluate on (built-in name or path)
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
+    text_column: str = ""  # JSONL/CSV/TSV/Parquet column holding the text; '' = as in training
+    label_column: str = ""  # column holding the label; '' = as in training
     out: str = ""  # JSON report path; '' = <run>/eval-<data>.json
 
 
 @dataclass(frozen=True)
 class PredictConfig:
     run: str = ""  # run folder of a fine-tuned model
-    data: str = "fashion-mnist:test"  # images to predict (built-in name or path)
+    data: str = "fashion-mnist:test"  # images or texts to predict (built-in name or path)
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
+    text_column: str = ""  # JSONL/CSV/TSV/Parquet column holding the text; '' = as in training
     out: str = "predictions.csv"  # CSV file to write
     overwrite: bool = False  # replace an existing CSV
 

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ptft.config import FinetuneConfig
-from ptft.finetune.predict import accuracy_of
+from ptft.finetune.predict import accuracy_of, token_counts
 from ptft.finetune.selftrain import pseudo_label
 from ptft.finetune.strategies import STRATEGIES
 from ptft.models.heads import Classifier
@@ -50,8 +50,9 @@ def _fit_once(
     if cfg.strategy == "fixmatch":
         objective = PoolConsistency(model, data.x_pool, cfg.pool_ratio, cfg.pseudo_threshold, 1.0, cfg.augment)
     else:
-        objective = SupervisedClassification(model, augment_inputs=cfg.augment)
-    stream = BatchStream(x, y, min(cfg.loop.batch_size, len(x)), cfg.loop.seed, info.rank, info.world)
+        objective = SupervisedClassification(model, augment_inputs=cfg.augment and model.encoder.modality == "image")
+    lengths = None if x.is_floating_point() else token_counts(model, x)
+    stream = BatchStream(x, y, min(cfg.loop.batch_size, len(x)), cfg.loop.seed, info.rank, info.world, lengths)
 
     def evaluate() -> dict[str, float]:
         return {"accuracy": accuracy_of(model, data.x_val, data.y_val)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -21,10 +21,18 @@ from ptft.registry import Registry
 class Encoder(nn.Module, ABC):
     dim: int
     blocks: nn.ModuleList
+    modality: ClassVar[str] = "image"  # the inputs it reads: "image" (B, C, H, W) floats or "text" (B, T) token ids
 
     @abstractmethod
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, ...) inputs -> (B, T, D) features; pad_mask (B, T) is True at padding."""
+
+    def padding(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The (B, T) pad mask that goes with `forward(x, pad_mask)`'s output; None = no padding.
+
+        Text encoders derive it from the pad token and may drop columns that are padding in every row,
+        so heads pool with this mask rather than with the one they were given."""
+        return pad_mask
 
 
 ENCODERS: Registry[Callable[..., Encoder]] = Registry("encoder")
@@ -49,3 +57,12 @@ def mean_pool(features: torch.Tensor, pad_mask: torch.Tensor | None = None) -> t
         return features.mean(dim=1)
     keep = (~pad_mask).unsqueeze(-1).to(features.dtype)
     return (features * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+
+
+def trim_padding(x: torch.Tensor, pad_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the trailing columns that are padding in every row of right-padded (B, T) inputs.
+
+    With length-bucketed batches most of the padding goes, so attention and MLPs do not compute it."""
+    keep = int((~pad_mask).sum(1).max()) if pad_mask.numel() else 0
+    keep = max(keep, 1)
+    return x[:, :keep], pad_mask[:, :keep]

@@ -43,4 +43,4 @@ class Classifier(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.encoder(x, pad_mask), pad_mask)
+        return self.head(self.encoder(x, pad_mask), self.encoder.padding(x, pad_mask))

@@ -4,24 +4,24 @@ from typing import Any, Literal, overload
 
 from ptft.errors import BundleError
 from ptft.preprocess.image import ImageNormalizer
+from ptft.preprocess.pipeline import TextPipeline
 from ptft.preprocess.text import TextTokenizer
 
-# The image pipeline (api.py) works with this type; text bundles load through `expect="text"`.
-Preprocessor = ImageNormalizer
-_KINDS = {ImageNormalizer.kind: ImageNormalizer, TextTokenizer.kind: TextTokenizer}
+Preprocessor = ImageNormalizer | TextPipeline
+_KINDS = {ImageNormalizer.kind: ImageNormalizer, TextPipeline.kind: TextPipeline}
 
 
 @overload
 def preprocessor_from_state(state: dict[str, Any], expect: Literal["image"] = ...) -> ImageNormalizer: ...
 @overload
-def preprocessor_from_state(state: dict[str, Any], expect: Literal["text"]) -> TextTokenizer: ...
+def preprocessor_from_state(state: dict[str, Any], expect: Literal["text"]) -> TextPipeline: ...
 @overload
-def preprocessor_from_state(state: dict[str, Any], expect: None) -> ImageNormalizer | TextTokenizer: ...
+def preprocessor_from_state(state: dict[str, Any], expect: None) -> ImageNormalizer | TextPipeline: ...
 
 
 def preprocessor_from_state(
     state: dict[str, Any], expect: Literal["image", "text"] | None = "image"
-) -> ImageNormalizer | TextTokenizer:
+) -> ImageNormalizer | TextPipeline:
     """Rebuild a fitted preprocessor from its bundle state; `expect` is the kind the caller can use
     (None: any kind)."""
     kind = state.get("kind")
@@ -31,9 +31,9 @@ def preprocessor_from_state(
         raise BundleError(
             f"bundle holds a {kind!r} preprocessor but this needs {expect!r} data; use a bundle made from {expect} data"
         )
-    if kind == TextTokenizer.kind:
-        return TextTokenizer.from_state(state)
+    if kind == TextPipeline.kind:
+        return TextPipeline.from_state(state)
     return ImageNormalizer.from_state(state)
 
 
-__all__ = ["ImageNormalizer", "Preprocessor", "TextTokenizer", "preprocessor_from_state"]
+__all__ = ["ImageNormalizer", "Preprocessor", "TextPipeline", "TextTokenizer", "preprocessor_from_state"]

@@ -5,11 +5,16 @@ A subword tokenizer trained on the pre-training corpus with Hugging Face `tokeni
 Radford et al. 2019). Text is NFKC-normalised and CJK ideographs are split into single characters
 before subword training, so Chinese and other scripts without spaces tokenize sensibly. The state is
 the tokenizer's own JSON plus the options: plain JSON, no pickle.
+
+`TextTokenizer.from_tokenizer_json` instead wraps a pre-trained model's Hugging Face `tokenizer.json`
+(kind "pretrained"): its normalizer and vocabulary are kept, so ids match the checkpoint's embeddings.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,6 +24,7 @@ from ptft.errors import ConfigError, DataError
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 KINDS = ("wordpiece", "bpe")
+PRETRAINED = "pretrained"  # read from a tokenizer.json by `from_tokenizer_json`; never built by `__init__` or `fit`
 _BYTE_ALPHABET = 256
 _MIN_VOCAB = {"wordpiece": 32, "bpe": _BYTE_ALPHABET + len(SPECIAL_TOKENS)}
 _BATCH = 1000
@@ -79,6 +85,11 @@ class TextTokenizer:
 
     def fit(self, texts: Iterable[str]) -> TextTokenizer:
         """Train the subword vocabulary on a corpus of strings (consumed once, in batches)."""
+        if self.tokenizer_kind == PRETRAINED:
+            raise ConfigError(
+                "this TextTokenizer wraps a pre-trained tokenizer.json and is already fitted; refitting would "
+                "replace the vocabulary the pre-trained weights expect. Use it as it is (transform)"
+            )
         tokenizer, trainer = self._new_tokenizer()
         seen = {"texts": 0, "nonblank": 0}
 
@@ -106,6 +117,39 @@ class TextTokenizer:
             )
         self._set_tokenizer(tokenizer)
         return self
+
+    @classmethod
+    def from_tokenizer_json(cls, path: str | Path, max_length: int = 128) -> TextTokenizer:
+        """A fitted TextTokenizer from a Hugging Face `tokenizer.json` (e.g. a BERT WordPiece vocabulary).
+
+        The file's normalizer (lowercasing included), pre-tokenizer and vocabulary are kept; its truncation,
+        padding and post-processor are replaced by ptft's: `[CLS] text [SEP]`, at most `max_length` ids,
+        padded with [PAD] to the longest in the batch. The vocabulary must hold [PAD] [UNK] [CLS] [SEP] [MASK].
+        """
+        path = Path(path)
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as exc:  # missing file, or the Rust parser's error on bad JSON
+            raise DataError(
+                f"{path}: not a readable Hugging Face tokenizer.json ({exc}); pass the tokenizer.json saved "
+                "with the model (a 'fast' tokenizer's save_pretrained writes it)"
+            ) from None
+        missing = [token for token in SPECIAL_TOKENS if tokenizer.token_to_id(token) is None]
+        if missing:
+            raise DataError(
+                f"{path}: the tokenizer's vocabulary lacks the special tokens {missing}; ptft needs all of "
+                f"{SPECIAL_TOKENS} (a BERT-style WordPiece tokenizer)"
+            )
+        return cls._pretrained(tokenizer, max_length)
+
+    @classmethod
+    def _pretrained(cls, tokenizer: Tokenizer, max_length: int) -> TextTokenizer:
+        text = cls(max_length=max_length)  # validates max_length; kind and vocabulary come from the file
+        text.tokenizer_kind = PRETRAINED
+        text.vocab_size = tokenizer.get_vocab_size()
+        text.lowercase = _lowercases(json.loads(tokenizer.to_str()).get("normalizer"))
+        text._set_tokenizer(tokenizer)
+        return text
 
     def _set_tokenizer(self, tokenizer: Tokenizer) -> None:
         ids = {token: tokenizer.token_to_id(token) for token in SPECIAL_TOKENS}
@@ -170,6 +214,8 @@ class TextTokenizer:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TextTokenizer:
         try:
+            if state["tokenizer_kind"] == PRETRAINED:
+                return cls._pretrained(Tokenizer.from_str(str(state["tokenizer"])), int(state["max_length"]))
             tokenizer = cls(
                 kind=str(state["tokenizer_kind"]),
                 vocab_size=int(state["vocab_size"]),
@@ -181,3 +227,14 @@ class TextTokenizer:
             shown = {k: v for k, v in state.items() if k != "tokenizer"} if isinstance(state, dict) else state
             raise DataError(f"text preprocessor state is malformed ({exc!r}): {shown}") from None
         return tokenizer
+
+
+def _lowercases(normalizer: Any) -> bool:
+    """Whether a tokenizer.json normalizer (its JSON) lowercases: recorded as `lowercase`, never changed."""
+    if not isinstance(normalizer, dict):
+        return False
+    if normalizer.get("type") == "Sequence":
+        return any(_lowercases(step) for step in normalizer.get("normalizers", []))
+    return normalizer.get("type") == "Lowercase" or (
+        normalizer.get("type") == "BertNormalizer" and bool(normalizer.get("lowercase"))
+    )

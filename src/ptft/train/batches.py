@@ -3,6 +3,11 @@
 Each epoch draws a permutation from (seed, epoch) alone, so the position `(epoch, offset)` is the
 whole state: resuming continues with exactly the samples an uninterrupted run would see. Under
 torchrun each rank takes its own slice of every global batch (global batch = batch_size x world).
+
+With `lengths` (token counts of texts) batches are length-bucketed: the epoch's permutation is cut
+into chunks of BUCKET_BATCHES global batches, each chunk is sorted by length, and the chunk's batches
+are shuffled again; a batch then holds texts of similar length, so little of it is padding, while
+which texts meet in a batch stays random. Still a pure function of (seed, epoch).
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+BUCKET_BATCHES = 50
 
 
 @dataclass
@@ -27,10 +34,11 @@ class BatchStream:
         seed: int,
         rank: int = 0,
         world: int = 1,
+        lengths: torch.Tensor | None = None,
     ) -> None:
         if len(x) == 0:
             raise ValueError("cannot stream batches from an empty dataset")
-        self.x, self.y = x, y
+        self.x, self.y, self.lengths = x, y, lengths
         self.batch_size = batch_size
         self.seed, self.rank, self.world = seed, rank, world
         self.global_batch = min(batch_size * world, len(x) - len(x) % world or len(x))
@@ -45,8 +53,23 @@ class BatchStream:
     def _permutation(self, epoch: int) -> torch.Tensor:
         if epoch != self._perm_epoch:
             gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._perm, self._perm_epoch = torch.randperm(len(self.x), generator=gen), epoch
+            perm = torch.randperm(len(self.x), generator=gen)
+            if self.lengths is not None:
+                perm = self._bucketed(perm, gen)
+            self._perm, self._perm_epoch = perm, epoch
         return self._perm
+
+    def _bucketed(self, perm: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        assert self.lengths is not None
+        size, chunk = self.global_batch, self.global_batch * BUCKET_BATCHES
+        out: list[torch.Tensor] = []
+        for start in range(0, len(perm), chunk):
+            part = perm[start : start + chunk]
+            part = part[torch.argsort(self.lengths[part], stable=True)]
+            batches = list(part.split(size))
+            order = torch.randperm(len(batches), generator=gen).tolist()
+            out.extend(batches[i] for i in order)
+        return torch.cat(out)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """This rank's part of the next global batch; a short last batch of an epoch is dropped."""

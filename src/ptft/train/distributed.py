@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -135,3 +137,19 @@ def on_rank0(work: Callable[[], None], info: Dist) -> None:
 def barrier(info: Dist) -> None:
     if info.world > 1:
         dist.barrier()
+
+
+def json_from_rank0(value: Any, info: Dist) -> Any:
+    """Rank 0's JSON-serialisable value on every rank (sent as UTF-8 bytes: no pickle, unlike
+    `broadcast_object_list`)."""
+    if info.world == 1:
+        return value
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    payload = json.dumps(value).encode() if info.rank == 0 else b""
+    size = torch.tensor([len(payload)], dtype=torch.int64, device=device)
+    dist.broadcast(size, src=0)
+    data = torch.zeros(int(size.item()), dtype=torch.uint8, device=device)
+    if info.rank == 0:
+        data.copy_(torch.frombuffer(bytearray(payload), dtype=torch.uint8))
+    dist.broadcast(data, src=0)
+    return json.loads(bytes(data.cpu().tolist()).decode())

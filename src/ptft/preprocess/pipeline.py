@@ -1,0 +1,69 @@
+"""`TextPipeline`: the per-text cleaning transforms + the fitted tokenizer, saved together in the bundle.
+
+Pre-training, fine-tuning, evaluation and prediction all feed text through the same pipeline, so a
+model always sees text cleaned and tokenized exactly as in pre-training. Only the per-text transforms
+(mojibake repair, NFKC, control characters, whitespace) belong here; corpus filters (length, garble,
+de-duplication) decide which texts a corpus keeps and are not applied to texts being predicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ptft.data.cleaning import CleanConfig, transforms
+from ptft.errors import DataError
+from ptft.preprocess.text import TextTokenizer
+
+STEPS = {name: function for name, function in transforms(CleanConfig())}
+
+
+class TextPipeline:
+    kind = "text"
+
+    def __init__(self, tokenizer: TextTokenizer, clean_steps: Sequence[str] = tuple(STEPS)) -> None:
+        unknown = [name for name in clean_steps if name not in STEPS]
+        if unknown:
+            raise DataError(f"unknown text cleaning step(s) {unknown}; known: {', '.join(STEPS)}")
+        self.tokenizer = tokenizer
+        self.clean_steps = list(clean_steps)
+
+    def clean(self, text: str) -> str:
+        for name in self.clean_steps:
+            text = STEPS[name](text)
+        return text
+
+    def fit(self, texts: Sequence[str]) -> TextPipeline:
+        """Train the tokenizer on the (already cleaned) corpus."""
+        self.tokenizer.fit(texts)
+        return self
+
+    def transform(self, texts: Sequence[str]) -> torch.Tensor:
+        """Texts -> (N, T) int64 token ids, right-padded with `pad_id` to the longest text."""
+        if isinstance(texts, str):
+            raise DataError("TextPipeline.transform needs a list of strings, got a single str; wrap it in a list")
+        ids, _ = self.tokenizer.transform([self.clean(text) for text in texts])
+        return ids
+
+    @property
+    def truncated_count(self) -> int:
+        """Texts cut at max_length by the last `transform`."""
+        return int(getattr(self.tokenizer, "truncated_count_", 0))
+
+    @property
+    def pad_id(self) -> int:
+        return int(self.tokenizer.pad_id_)  # type: ignore[arg-type]
+
+    @property
+    def special_ids(self) -> list[int]:
+        t = self.tokenizer
+        return [int(i) for i in (t.pad_id_, t.unk_id_, t.cls_id_, t.sep_id_, t.mask_id_) if i is not None]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**self.tokenizer.state_dict(), "kind": self.kind, "clean_steps": self.clean_steps}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TextPipeline:
+        return cls(TextTokenizer.from_state(state), state.get("clean_steps", []))
