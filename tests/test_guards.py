@@ -44,8 +44,9 @@ def test_a_bad_label_budget_fails_before_an_earlier_run_is_replaced(
 ) -> None:
     earlier = tmp_path / "earlier"
     Pretrainer(out=str(earlier), steps=2, encoder="mlp", **tiny).fit(labelled_images)
-    with pytest.raises(DataError, match="fewer than"):
-        FineTuner(out=str(earlier), overwrite=True, labels_per_class=1000, steps=1, encoder="mlp", **tiny).fit(
+    missing = tmp_path / "missing-test.npz"
+    with pytest.raises(DataError, match="missing-test.npz does not exist"):
+        FineTuner(out=str(earlier), overwrite=True, test=str(missing), steps=1, encoder="mlp", **tiny).fit(
             labelled_images
         )
     assert ptft.load(earlier).meta["kind"] == "pretrain"  # --overwrite only acts once the inputs are valid

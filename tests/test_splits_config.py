@@ -64,11 +64,21 @@ def test_label_budget_zero_uses_every_label_not_in_validation() -> None:
     assert (labels[split.pool] == -1).all() and len(split.pool) == 4
 
 
-def test_label_budget_too_few_examples_names_the_class_and_the_fix() -> None:
+def test_a_rare_class_gives_what_it_has_with_a_warning() -> None:
     labels = labels_with([10, 4, 10])
-    with pytest.raises(DataError, match=r"class 1 has 4 labelled examples.*--labels-per-class") as caught:
-        label_budget(labels, 3, 2, seed=0, source="my.npz")
+    with pytest.warns(UserWarning, match=r"my.npz: 1 class\(es\) have fewer than 3 \+ 3 .*class 1: 2 \+ 2"):
+        split = label_budget(labels, 3, 3, seed=0, source="my.npz")
+    assert np.bincount(labels[split.train]).tolist() == [3, 2, 3]
+    assert np.bincount(labels[split.val]).tolist() == [3, 2, 3]
+    assert np.bincount(labels[split.pool]).tolist() == [4, 0, 4]
+
+
+def test_label_budget_too_few_examples_names_the_class_and_the_fix() -> None:
+    with pytest.raises(DataError, match=r"class 1 has 1 labelled example\(s\).*at least 2") as caught:
+        label_budget(labels_with([10, 1, 10]), 3, 2, seed=0, source="my.npz")
     assert str(caught.value).startswith("my.npz:")
+    with pytest.raises(DataError, match=r"class 1 has 2 labelled examples.*--val-per-class"):
+        label_budget(labels_with([10, 2, 10]), 0, 2, seed=0, source="my.npz")
 
 
 def test_label_budget_needs_two_classes() -> None:

@@ -26,9 +26,9 @@ def texts_of(examples: list[TextExample]) -> list[str]:
 
 
 def test_registry_names_the_formats() -> None:
-    assert TEXT_READERS.names() == ["csv", "folder", "jsonl", "tsv", "txt"]
+    assert TEXT_READERS.names() == ["csv", "folder", "jsonl", "parquet", "tsv", "txt"]
     with pytest.raises(ConfigError, match="available: csv, folder"):
-        read_texts(Path(__file__), format="parquet")
+        read_texts(Path(__file__), format="xml")
 
 
 def test_txt_reads_chinese_and_strips_bom_and_blank_lines(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from ptft.finetune.strategies import STRATEGIES
 from ptft.models import ClassificationHead, Classifier, Encoder, build_encoder, mean_pool
 from ptft.objectives import OBJECTIVES, build_objective
 from ptft.preprocess import ImageNormalizer, Preprocessor, TextPipeline, TextTokenizer, preprocessor_from_state
+from ptft.preprocess.pipeline import CHARS_PER_TOKEN_BOUND
 from ptft.train import Dist, init_distributed, train
 from ptft.train.batches import BatchStream
 from ptft.train.checkpoint import MANIFEST, prepare_run_dir, read_bundle, write_bundle
@@ -81,7 +82,10 @@ def _fitted_once(data: Loaded, text: TextConfig, out: str, resume: bool, info: D
 
 
 def _keep_preprocessor(run_dir: Path, preprocessor: Preprocessor, info: Dist) -> None:
-    on_rank0(lambda: (run_dir / PREPROCESSOR_FILE).write_text(json.dumps(preprocessor.state_dict())), info)
+    def work() -> None:
+        (run_dir / PREPROCESSOR_FILE).write_text(json.dumps(preprocessor.state_dict()))
+
+    on_rank0(work, info)
 
 
 def _tensor(preprocessor: Preprocessor, data: Loaded) -> torch.Tensor:
@@ -202,7 +206,8 @@ class Pretrainer:
         if isinstance(raw, TextSet):
             held_out = _read(cfg.text.holdout, cfg.data_dir, cfg.text, labels=False) if cfg.text.holdout else None
             held = held_out.texts if isinstance(held_out, TextSet) else None
-            texts, corpus = prepare_corpus(raw.texts, cfg.text.clean, cfg.text.dedup, held, raw.source)
+            limit = cfg.text.max_length * CHARS_PER_TOKEN_BOUND
+            texts, corpus = prepare_corpus(raw.texts, cfg.text.clean, cfg.text.dedup, held, raw.source, limit)
             raw = TextSet(texts, source=raw.source)
         preprocessor = _fitted_once(raw, cfg.text, cfg.out, cfg.resume, info)
         x = _tensor(preprocessor, raw)

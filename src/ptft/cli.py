@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from ptft import config as cfgmod
-from ptft.config import DemoConfig, EvaluateConfig, FinetuneConfig, PredictConfig, PretrainConfig
+from ptft.config import (
+    CleanCommandConfig,
+    DemoConfig,
+    EvaluateConfig,
+    FinetuneConfig,
+    InspectConfig,
+    PredictConfig,
+    PretrainConfig,
+)
 from ptft.errors import PtftError
 
 COMMANDS: dict[str, tuple[type, str]] = {
@@ -28,8 +36,10 @@ COMMANDS: dict[str, tuple[type, str]] = {
     "evaluate": (EvaluateConfig, "accuracy, macro-F1 and confusion matrix of a fine-tuned bundle"),
     "predict": (PredictConfig, "write a CSV of predictions and class probabilities"),
     "demo": (DemoConfig, "Fashion-MNIST: pre-train, fine-tune with 10 labels per class, compare"),
+    "data inspect": (InspectConfig, "counts, lengths, duplicate rates and what cleaning would do, for a text corpus"),
+    "data clean": (CleanCommandConfig, "write a cleaned, de-duplicated copy of a text corpus"),
 }
-POSITIONAL = {"evaluate": "run", "predict": "run"}
+POSITIONAL = {"evaluate": "run", "predict": "run", "data inspect": "data", "data clean": "data"}
 ALIASES = {"pretrained": ["--from"]}  # `ptft finetune --from hf:PATH`
 
 
@@ -49,8 +59,12 @@ def _nested(cls: type) -> list[type]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ptft", description=__doc__.splitlines()[0] if __doc__ else None)
     subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data = subs.add_parser("data", help="inspect or clean a text corpus", description="inspect or clean a text corpus")
+    data_subs = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     for name, (cls, help_text) in COMMANDS.items():
-        sub = subs.add_parser(name, help=help_text, description=help_text)
+        group, _, action = name.rpartition(" ")
+        where = data_subs if group == "data" else subs
+        sub = where.add_parser(action, help=help_text, description=help_text)
         sub.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
         comments = _comments(cls)
         for nested in _nested(cls):
@@ -72,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
 def parse(argv: list[str]) -> tuple[str, Any]:
     args = vars(_parser().parse_args(argv))
     command = args.pop("command")
+    if command == "data":
+        command = f"data {args.pop('data_command')}"
     cls = COMMANDS[command][0]
     values: dict[str, Any] = cfgmod.read_toml(args.pop("config")) if args.get("config") else {}
     args.pop("config", None)
@@ -151,7 +167,38 @@ def _demo(cfg: DemoConfig) -> None:
     run_demo(cfg)
 
 
+def _text_examples(cfg: InspectConfig | CleanCommandConfig) -> Any:
+    from ptft.data.text import ReadStats, read_texts
+
+    if not cfg.data:
+        raise PtftError("give the corpus: ptft data inspect|clean PATH")
+    return read_texts(cfg.data, cfg.text_column, cfg.label_column or None, cfg.skip_bad, stats=ReadStats())
+
+
+def _data_inspect(cfg: InspectConfig) -> None:
+    from ptft.data.inspect import format_inspection, inspect_texts
+
+    print(format_inspection(inspect_texts(_text_examples(cfg), near=cfg.near)))
+
+
+def _data_clean(cfg: CleanCommandConfig) -> None:
+    from ptft.data.cleaning import CleanConfig
+    from ptft.data.inspect import clean_texts_to_file
+
+    if not cfg.out:
+        raise PtftError("data clean needs --out FILE.jsonl (or .txt for texts without labels)")
+    options = CleanConfig(min_chars=cfg.min_chars, max_chars=cfg.max_chars, garble_filter=cfg.garble_filter)
+    report = clean_texts_to_file(_text_examples(cfg), Path(cfg.out), options, cfg.dedup, cfg.overwrite)
+    removed = ", ".join(f"{k} {v}" for k, v in report["removed"].items() if v) or "nothing"
+    print(
+        f"kept {report['kept']} of {report['read']} texts (removed: {removed}) in {report['seconds']:.1f} s, "
+        f"{report['lines_per_second']:,.0f} lines/s; wrote {report['output']}"
+    )
+
+
 RUNNERS: dict[str, Callable[[Any], None]] = {
+    "data inspect": _data_inspect,
+    "data clean": _data_clean,
     "pretrain": _pretrain,
     "finetune": _finetune,
     "evaluate": _evaluate,

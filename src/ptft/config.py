@@ -158,6 +158,29 @@ class DemoConfig:
     seeds: int = 3  # fine-tuning seeds (label splits) per method
 
 
+@dataclass(frozen=True)
+class InspectConfig:
+    data: str = ""  # text file or folder (txt, JSONL, CSV, TSV, Parquet)
+    text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
+    label_column: str = ""  # column holding the label; '' = none
+    skip_bad: bool = False  # skip and count undecodable or malformed lines instead of stopping
+    near: bool = True  # also count near duplicates (MinHash; slower)
+
+
+@dataclass(frozen=True)
+class CleanCommandConfig:
+    data: str = ""  # text file or folder (txt, JSONL, CSV, TSV, Parquet)
+    out: str = ""  # where to write the cleaned texts (.jsonl, or .txt without labels)
+    overwrite: bool = False  # replace an existing output file
+    text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
+    label_column: str = ""  # column holding the label (kept in the output); '' = none
+    skip_bad: bool = False  # skip and count undecodable or malformed lines instead of stopping
+    dedup: str = "exact"  # exact | near | none
+    min_chars: int = 1  # drop texts shorter than this (after the transforms)
+    max_chars: int = 0  # drop texts longer than this; 0 = no maximum
+    garble_filter: bool = True  # drop texts that are mostly non-letters or one repeated character
+
+
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 

@@ -11,12 +11,21 @@ from ptft.errors import DataError
 
 
 def prepare_corpus(
-    texts: list[str], do_clean: bool = True, dedup: str = "exact", held_out: list[str] | None = None, source: str = ""
+    texts: list[str],
+    do_clean: bool = True,
+    dedup: str = "exact",
+    held_out: list[str] | None = None,
+    source: str = "",
+    max_chars: int = 0,
 ) -> tuple[list[str], dict[str, Any]]:
-    """-> (kept texts, report). Steps in order: cleaning (transforms + filters), de-duplication
-    (`exact` | `near` | `none`), removal of texts that duplicate a held-out (validation/test) text."""
+    """-> (kept texts, report). Steps in order: cutting texts to `max_chars` (0 = no cut; the model reads
+    only the first tokens anyway), cleaning (transforms + filters), de-duplication (`exact` | `near` |
+    `none`), removal of texts that duplicate a held-out (validation/test) text."""
     start = time.perf_counter()
     report: dict[str, Any] = {"read": len(texts)}
+    if max_chars:
+        report["cut_to_max_chars"] = sum(len(text) > max_chars for text in texts)
+        texts = [text[:max_chars] for text in texts]
     if do_clean:
         texts, cleaned = clean(texts, CleanConfig())
         report["cleaning"] = {"kept": cleaned.kept, "changed": dict(cleaned.changed), "dropped": dict(cleaned.dropped)}

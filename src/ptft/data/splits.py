@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,17 +27,33 @@ def label_budget(labels: np.ndarray, per_class: int, val_per_class: int, seed: i
     classes = np.unique(labels[labels >= 0])
     if len(classes) < 2:
         raise DataError(f"{source}: fine-tuning needs at least 2 classes, found {len(classes)}")
+    short: list[str] = []
     for k in classes:
         members = rng.permutation(np.flatnonzero(labels == k))
-        need = (per_class or 1) + val_per_class
-        if len(members) < need:
+        n_val, n_train = val_per_class, per_class
+        if per_class and len(members) < per_class + val_per_class:
+            # A rare class gives what it has, split in the same proportion as the budget.
+            if len(members) < 2:
+                raise DataError(
+                    f"{source}: class {k} has {len(members)} labelled example(s); it needs at least 2 "
+                    "(one to train on, one to validate)"
+                )
+            n_val = max(1, round(len(members) * val_per_class / (per_class + val_per_class))) if val_per_class else 0
+            n_train = len(members) - n_val
+            short.append(f"class {k}: {n_train} + {n_val}")
+        elif not per_class and len(members) < 1 + val_per_class:
             raise DataError(
-                f"{source}: class {k} has {len(members)} labelled examples, fewer than the "
-                f"{per_class or 1} + {val_per_class} needed for training + validation; lower "
-                "--labels-per-class or --val-per-class"
+                f"{source}: class {k} has {len(members)} labelled examples, fewer than the 1 + {val_per_class} "
+                "needed for training + validation; lower --val-per-class"
             )
-        val.append(members[:val_per_class])
-        chosen = members[val_per_class : val_per_class + per_class] if per_class else members[val_per_class:]
+        val.append(members[:n_val])
+        chosen = members[n_val : n_val + n_train] if per_class else members[n_val:]
         train.append(chosen)
-        pool.append(members[val_per_class + len(chosen) :])
+        pool.append(members[n_val + len(chosen) :])
+    if short:
+        warnings.warn(
+            f"{source}: {len(short)} class(es) have fewer than {per_class} + {val_per_class} labelled examples "
+            f"and use all they have (train + validation): {'; '.join(short)}",
+            stacklevel=2,
+        )
     return Split(np.sort(np.concatenate(train)), np.sort(np.concatenate(val)), np.sort(np.concatenate(pool)))

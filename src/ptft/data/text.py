@@ -1,10 +1,12 @@
-"""Text readers: plain text (one example per line, or one per file in a folder), JSONL and CSV/TSV.
+"""Text readers: plain text (one example per line, or one per file in a folder), JSONL, CSV/TSV and Parquet.
 
 Every reader streams: files are read one line at a time and decoded line by line, so a corpus larger
 than memory can be iterated; only a folder example (a whole file) is held at once. Files are UTF-8,
 with or without a byte-order mark. Undecodable bytes or a malformed line raise a DataError naming the
 file and line; with `skip_bad=True` such lines are skipped, counted in `ReadStats` and announced by a
-warning once the file is done. Readers are registered by format name in TEXT_READERS.
+warning once the file is done. Parquet is read in record batches of PARQUET_BATCH_ROWS rows of the
+needed columns only (pyarrow, an optional dependency: `pip install pyarrow` or `ptft[parquet]`); its
+`line` is the 1-based row number. Readers are registered by format name in TEXT_READERS.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from ptft.errors import DataError
 from ptft.registry import Registry
 
 BOM = b"\xef\xbb\xbf"
-SUFFIX_FORMATS = {".txt": "txt", ".text": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
+SUFFIX_FORMATS = {
+    ".txt": "txt", ".text": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
+    ".parquet": "parquet",
+}  # fmt: skip
 SKIP_FIX = "fix or re-encode the file as UTF-8, or pass skip_bad=True to skip and count such lines"
 MAX_SKIPS_KEPT = 20  # locations of skipped lines remembered in ReadStats (the count is always exact)
+PARQUET_BATCH_ROWS = 8192  # rows per Parquet record batch: bounds memory whatever the file size
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,9 @@ def read_texts(
     """Iterate lazily over the examples at `path`.
 
     The format comes from `format` (one of TEXT_READERS) or else from the path: a folder, or a file
-    ending in .txt/.text, .jsonl/.ndjson, .csv or .tsv. `text_column`/`label_column` name the JSONL keys
-    or CSV/TSV header columns; plain text has no labels unless a folder has one sub-folder per class.
+    ending in .txt/.text, .jsonl/.ndjson, .csv, .tsv or .parquet. `text_column`/`label_column` name the
+    JSONL keys, CSV/TSV header columns or Parquet columns; plain text has no labels unless a folder has
+    one sub-folder per class.
     Pass a `ReadStats` to learn how many lines `skip_bad=True` skipped.
     """
     path = Path(path)
@@ -243,3 +250,57 @@ def read_tsv(
     path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
 ) -> Iterator[TextExample]:
     return read_delimited(path, "\t", text_column, label_column, skip_bad, stats)
+
+
+@TEXT_READERS.register("parquet")
+def read_parquet(
+    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
+) -> Iterator[TextExample]:
+    """One example per row, streamed in batches of PARQUET_BATCH_ROWS rows; `line` is the 1-based row number.
+
+    Text and label values follow the JSONL rules: the text must be a string (null is an error), a null or
+    empty label means unlabeled, a number label becomes its text form. A file pyarrow cannot read raises
+    a DataError whatever `skip_bad` says: a Parquet file has no line to skip.
+    """
+    try:
+        import pyarrow  # optional dependency, imported only when a Parquet file is read
+        import pyarrow.parquet as parquet
+    except ImportError:
+        raise DataError(
+            f"{path}: reading Parquet needs pyarrow; install it with `pip install pyarrow` (or `pip install "
+            f"ptft[parquet]`), or convert the file to JSONL"
+        ) from None
+    unreadable = (pyarrow.ArrowException, OSError)
+    try:
+        file = parquet.ParquetFile(path)
+    except unreadable as error:
+        raise DataError(f"{path}: not a readable Parquet file ({error}); check the file or its suffix") from None
+    with file:
+        available = file.schema_arrow.names
+        for column, option in ((text_column, "text_column"), (label_column, "label_column")):
+            if column is not None and column not in available:
+                listed = ", ".join(repr(name) for name in available) or "none"
+                raise DataError(f"{path}: no column '{column}'; columns: {listed}; pass {option}= one of them")
+        columns = list(dict.fromkeys(column for column in (text_column, label_column) if column is not None))
+        number = 0
+        batches = file.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except unreadable as error:  # a corrupt page or row group
+                raise DataError(f"{path}: unreadable after row {number} ({error}); re-write the file") from None
+            texts = batch.column(text_column).to_pylist()
+            labels = batch.column(label_column).to_pylist() if label_column is not None else [None] * len(texts)
+            for text, label in zip(texts, labels):
+                number += 1
+                record: dict[str, object] = {text_column: text}
+                if label_column is not None:
+                    record[label_column] = label
+                yield TextExample(
+                    column_text(record, text_column, path, number, "text_column"),
+                    None if label_column is None else column_label(record, label_column, path, number),
+                    str(path),
+                    number,
+                )

@@ -18,6 +18,10 @@ from ptft.errors import DataError
 from ptft.preprocess.text import TextTokenizer
 
 STEPS = {name: function for name, function in transforms(CleanConfig())}
+# No subword covers more than this many characters (WordPiece's max_input_chars_per_word is 100), so a
+# text cut at max_length x CHARS_PER_TOKEN_BOUND characters tokenizes to the same first max_length
+# tokens; a 50 MB line then costs kilobytes, not gigabytes, to tokenize.
+CHARS_PER_TOKEN_BOUND = 100
 
 
 class TextPipeline:
@@ -44,7 +48,8 @@ class TextPipeline:
         """Texts -> (N, T) int64 token ids, right-padded with `pad_id` to the longest text."""
         if isinstance(texts, str):
             raise DataError("TextPipeline.transform needs a list of strings, got a single str; wrap it in a list")
-        ids, _ = self.tokenizer.transform([self.clean(text) for text in texts])
+        limit = self.tokenizer.max_length * CHARS_PER_TOKEN_BOUND
+        ids, _ = self.tokenizer.transform([self.clean(text[:limit]) for text in texts])
         return ids
 
     @property
