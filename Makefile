@@ -6,8 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ptft-installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+WORDNET := /usr/share/wordnet/data.noun
 
-.PHONY: demo test lint bench data clean-venv
+.PHONY: demo demo-text test lint bench data clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,15 +17,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The built-in real datasets come from Debian packages: Fashion-MNIST and WordNet 3.0.
 data:
-	@if [ ! -f $(FMNIST) ] && [ -z "$$PTFT_DATA_DIR" ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian package dataset-fashion-mnist"; \
+	@missing=""; \
+	[ -f $(FMNIST) ] || [ -n "$$PTFT_DATA_DIR" ] || missing="$$missing dataset-fashion-mnist"; \
+	[ -f $(WORDNET) ] || [ -n "$$PTFT_DATA_DIR" ] || missing="$$missing wordnet-base"; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian package(s):$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q dataset-fashion-mnist; \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
 	fi
 
 demo: $(STAMP) data
 	$(BIN)/ptft demo
+
+demo-text: $(STAMP) data
+	$(BIN)/ptft demo --task wordnet-supersenses
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -33,6 +41,7 @@ test: $(STAMP)
 
 bench: $(STAMP) data
 	$(BIN)/python bench/fashion_mnist.py
+	$(BIN)/python bench/wordnet.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,4 +1,4 @@
-"""`ptft demo` end to end on a tiny stand-in for Fashion-MNIST (same IDX layout, 28x28, 10 classes)."""
+"""`ptft demo` end to end on tiny stand-ins for Fashion-MNIST (same IDX layout, 28x28, 10 classes) and WordNet."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import ptft
 from ptft import demo
 from ptft.config import DemoConfig
 from tests.test_data_readers import write_idx
@@ -50,3 +51,29 @@ def test_demo_prints_the_table_and_writes_results_and_plots(
     demo.run_demo(replace(cfg, seeds=1))
     assert (tmp_path / "demo-2" / "results.json").is_file()
     assert len(json.loads((tmp_path / "demo" / "results.json").read_text())) == len(rows)
+
+
+def test_the_wordnet_demo_runs_on_a_tiny_stand_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_wordnet import synthetic_lines, write_noun_file
+
+    folder = tmp_path / "wordnet"
+    write_noun_file(folder, synthetic_lines({5: 30, 6: 30, 13: 30}))
+    monkeypatch.setattr(demo, "minilm_path", lambda: "")  # the MiniLM rows are the bench's (and slow here)
+    monkeypatch.setattr(demo, "TEXT_MODEL", replace(demo.TEXT_MODEL, dim=16, depth=1, heads=2))
+    monkeypatch.setattr(demo, "TEXT_OPTIONS", replace(demo.TEXT_OPTIONS, vocab_size=100, max_length=16))
+    monkeypatch.setattr(demo, "TEXT_PRETRAIN_LOOP", replace(demo.TEXT_PRETRAIN_LOOP, batch_size=16, progress=False))
+    loop = replace(demo.TEXT_FINETUNE_LOOP, steps=4, eval_every=2, precision="fp32")
+    monkeypatch.setattr(demo, "TEXT_FINETUNE_LOOP", loop)
+    cfg = DemoConfig(task="wordnet-supersenses", data_dir=str(folder), out=str(tmp_path / "demo"),
+                     pretrain_minutes=0.02, seeds=1, labels_per_class=4)  # fmt: skip
+    demo.run_demo(cfg)
+    out = capsys.readouterr().out
+    rows = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert {r["method"] for r in rows} == {"tfidf-logreg", "scratch", "pretrained", "pretrained-self-train"}
+    assert "WordNet noun supersenses" in out and "mlm" in out
+    meta = json.loads((tmp_path / "demo" / "pretrain" / "ptft.json").read_text())
+    assert meta["modality"] == "text" and meta["data"]["leakage"]["removed"] >= 0
+    with pytest.raises(ptft.errors.ConfigError, match="unknown demo task 'imagenet'"):
+        demo.run_demo(replace(cfg, task="imagenet"))

@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[type, str]] = {
     "finetune": (FinetuneConfig, "fine-tune a pre-trained bundle (or train from scratch) on a label budget"),
     "evaluate": (EvaluateConfig, "accuracy, macro-F1 and confusion matrix of a fine-tuned bundle"),
     "predict": (PredictConfig, "write a CSV of predictions and class probabilities"),
-    "demo": (DemoConfig, "Fashion-MNIST: pre-train, fine-tune with 10 labels per class, compare"),
+    "demo": (DemoConfig, "a built-in task (Fashion-MNIST or WordNet): pre-train, fine-tune on few labels, compare"),
     "data inspect": (InspectConfig, "counts, lengths, duplicate rates and what cleaning would do, for a text corpus"),
     "data clean": (CleanCommandConfig, "write a cleaned, de-duplicated copy of a text corpus"),
 }

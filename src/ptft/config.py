@@ -149,11 +149,12 @@ class PredictConfig:
 
 @dataclass(frozen=True)
 class DemoConfig:
+    task: str = "fashion-mnist"  # fashion-mnist | wordnet-supersenses
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     out: str = "runs/demo"  # folder for the demo (an existing one is kept: runs/demo-2, ...)
     overwrite: bool = False  # replace an existing run folder
-    pretrain_minutes: float = 8.0  # time budget of the SimCLR pre-training
-    labels_per_class: int = 10  # label budget K per class
+    pretrain_minutes: float = 8.0  # time budget of the pre-training (SimCLR for images, MLM for text)
+    labels_per_class: int = 0  # label budget K per class; 0 = the task's (fashion-mnist 10, wordnet 32)
     seed: int = 0  # first seed
     seeds: int = 3  # fine-tuning seeds (label splits) per method
 

@@ -1,5 +1,6 @@
-"""The label-efficiency study behind `ptft demo` and `bench/`: scratch vs linear probe vs fine-tuned
-(vs self-trained) from one pre-trained bundle, plus logistic regression on pixels, on the same splits.
+"""The label-efficiency study behind `ptft demo` and `bench/`: from scratch vs linear probe vs fine-tuned
+(vs self-trained) from one pre-trained bundle, vs a Hugging Face encoder fine-tuned, plus the baselines
+of `ptft.baselines`, all on the same label splits.
 """
 
 from __future__ import annotations
@@ -10,56 +11,61 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 from ptft.api import FineTuner
-from ptft.config import FinetuneConfig, LoopConfig
-from ptft.data.splits import label_budget
-from ptft.data.types import ImageSet
-from ptft.evaluate.metrics import classification_report
+from ptft.baselines import BASELINES
+from ptft.config import FinetuneConfig, LoopConfig, build
+from ptft.data.types import ImageSet, TextSet
+
+Data = ImageSet | TextSet
 
 METHODS = ("logreg", "scratch", "linear", "full", "self-train")
+TEXT_METHODS = (
+    "tfidf-logreg",
+    "scratch",
+    "pretrained",
+    "pretrained-self-train",
+    "minilm-frozen-logreg",
+    "minilm-finetuned",
+)
+# method -> (strategy, start): start is "scratch" (random init), "pretrained" (ptft's bundle) or "hf" (--hf-path).
+FINETUNE_METHODS = {
+    "scratch": ("full", "scratch"),
+    "linear": ("linear", "pretrained"),
+    "full": ("full", "pretrained"),
+    "self-train": ("self-train", "pretrained"),
+    "pretrained": ("full", "pretrained"),
+    "pretrained-self-train": ("self-train", "pretrained"),
+    "minilm-finetuned": ("full", "hf"),
+}
 # Each method at the learning rate that suited it (tried on seed 0): a random init wants a higher
-# one than a pre-trained encoder (scratch: 68.3 / 69.0 / 71.2 % at 3e-4 / 1e-3 / 3e-3), so the
-# baseline is not handicapped by the pre-trained models' setting.
+# one than a pre-trained encoder (Fashion-MNIST scratch: 68.3 / 69.0 / 71.2 % at 3e-4 / 1e-3 / 3e-3),
+# so the baseline is not handicapped by the pre-trained models' setting.
 LEARNING_RATES = {"scratch": 3e-3}
-
-
-def logreg_row(train: ImageSet, test: ImageSet, per_class: int, seed: int) -> dict[str, Any]:
-    """Logistic regression on standardised pixels of the same K-per-class training split."""
-    assert train.labels is not None and test.labels is not None
-    split = label_budget(train.labels, per_class, per_class, seed, train.source)
-    x_train = train.images[split.train].reshape(len(split.train), -1).astype(np.float32)
-    scaler = StandardScaler().fit(x_train)
-    clf = LogisticRegression(max_iter=2000, C=0.1).fit(scaler.transform(x_train), train.labels[split.train])
-    pred = clf.predict(scaler.transform(test.images.reshape(len(test), -1).astype(np.float32)))
-    report = classification_report(test.labels, pred, train.label_names)
-    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
 
 
 def finetune_row(
     method: str,
     pretrained: Path | None,
-    train: ImageSet,
-    test: ImageSet,
+    train: Data,
+    test: Data,
     per_class: int,
     seed: int,
     out: Path,
     loop: LoopConfig,
-    encoder_args: dict[str, Any],
+    overrides: dict[str, Any],
+    hf_path: str = "",
 ) -> dict[str, Any]:
-    """One fine-tuning run: method is scratch | linear | full | self-train."""
-    strategy = "full" if method == "scratch" else method
-    cfg = FinetuneConfig(
-        out=str(out),
-        overwrite=True,
-        strategy=strategy,
-        labels_per_class=per_class,
-        pretrained="" if method == "scratch" else str(pretrained),
-        loop=replace(loop, seed=seed, lr=LEARNING_RATES.get(method, loop.lr)),
-    )
-    cfg = replace(cfg, model=replace(cfg.model, **encoder_args))
+    """One fine-tuning run; `overrides` are flat config keys (encoder shape, text options, learning rates)."""
+    strategy, start = FINETUNE_METHODS[method]
+    source = {"scratch": "", "pretrained": str(pretrained), "hf": f"hf:{hf_path}"}[start]
+    lr = overrides.get(f"lr:{method}", LEARNING_RATES.get(method, loop.lr))
+    base = FinetuneConfig(loop=replace(loop, seed=seed, lr=lr))
+    values = {k: v for k, v in overrides.items() if not k.startswith("lr:")}
+    if start == "hf":  # the imported model brings its own shape and tokenizer
+        values = {k: v for k, v in values.items() if k not in SHAPE_KEYS}
+    cfg = build(FinetuneConfig, {**values, "out": str(out), "overwrite": True, "strategy": strategy,
+                                 "labels_per_class": per_class, "pretrained": source}, base=base)  # fmt: skip
     tuner = FineTuner(cfg).fit(train)
     report = tuner.evaluate(test)
     m = tuner.metrics_
@@ -74,10 +80,13 @@ def finetune_row(
     }
 
 
+SHAPE_KEYS = ("encoder", "dim", "depth", "heads", "patch_size", "activation", "dropout", "vocab_size", "max_length")
+
+
 def run_study(
-    pretrained: Path,
-    train: ImageSet,
-    test: ImageSet,
+    pretrained: Path | None,
+    train: Data,
+    test: Data,
     per_class: int,
     seeds: list[int],
     methods: tuple[str, ...],
@@ -85,31 +94,40 @@ def run_study(
     loop: LoopConfig,
     pretrain_minutes: float,
     log: Any = print,
+    overrides: dict[str, Any] | None = None,
+    hf_path: str = "",
+    cache: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every method x seed on identical label splits (same seed -> same K-per-class examples)."""
+    """Every method x seed on identical label splits (same seed -> same K-per-class examples).
+
+    Scratch runs take the pre-trained encoder's shape (so only the initialisation differs) unless
+    `overrides` sets it; `hf_path` is the Hugging Face folder of the minilm-* rows."""
     from ptft.api import load
 
-    spec = load(pretrained).meta["encoder"]
-    encoder_args = {k: spec[k] for k in ("dim", "depth", "heads", "patch_size", "activation", "dropout")}
-    encoder_args["encoder"] = spec["name"]
+    overrides = dict(overrides or {})
+    if pretrained is not None:
+        spec = load(pretrained).meta["encoder"]
+        shape = {k: spec[k] for k in ("dim", "depth", "heads", "patch_size", "activation", "dropout") if k in spec}
+        overrides = {**shape, "encoder": spec["name"], **overrides}
     rows = []
     for seed in seeds:
         for method in methods:
             start = time.perf_counter()
-            if method == "logreg":
-                result = logreg_row(train, test, per_class, seed)
+            if method in BASELINES:
+                result = BASELINES.get(method)(train, test, per_class, seed, hf_path=hf_path, cache=cache)
             else:
                 run = out / f"{method}-k{per_class}-seed{seed}"
-                result = finetune_row(method, pretrained, train, test, per_class, seed, run, loop, encoder_args)
+                result = finetune_row(method, pretrained, train, test, per_class, seed, run, loop, overrides, hf_path)
+            uses_pretraining = FINETUNE_METHODS.get(method, ("", ""))[1] == "pretrained"
             row = {
                 "method": method,
                 "labels_per_class": per_class,
                 "seed": seed,
                 **result,
-                "pretrain_minutes": 0.0 if method in ("logreg", "scratch") else round(pretrain_minutes, 2),
+                "pretrain_minutes": round(pretrain_minutes, 2) if uses_pretraining else 0.0,
                 "seconds": round(time.perf_counter() - start, 1),
             }
-            log(f"  {method:<10} seed {seed}: test accuracy {100 * row['accuracy']:.1f} %  ({row['seconds']:.0f} s)")
+            log(f"  {method:<22} seed {seed}: test accuracy {100 * row['accuracy']:.1f} %  ({row['seconds']:.0f} s)")
             rows.append(row)
     return rows
 
@@ -126,9 +144,11 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'method':<12}{'labels/class':>13}{'test accuracy':>22}{'seeds':>7}"]
+    width = max([12, *(len(r["method"]) + 2 for r in rows)])
+    lines = [f"{'method':<{width}}{'labels/class':>13}{'test accuracy':>22}{'seeds':>7}"]
     for s in summarize(rows):
         lines.append(
-            f"{s['method']:<12}{s['labels_per_class']:>13}{100 * s['mean']:>15.1f} ± {100 * s['std']:<4.1f}{s['n']:>7}"
+            f"{s['method']:<{width}}{s['labels_per_class']:>13}{100 * s['mean']:>15.1f} ± {100 * s['std']:<4.1f}"
+            f"{s['n']:>7}"
         )
     return "\n".join(lines)
