@@ -19,13 +19,15 @@ import ptft
 from ptft.config import FinetuneConfig, ModelConfig, PretrainConfig, TextConfig, build, flatten, to_dict
 from ptft.data.corpus import prepare_corpus
 from ptft.data.load import read_data
-from ptft.data.splits import label_budget
+from ptft.data.splits import label_budget, random_budget
 from ptft.data.types import ImageSet, TextSet
 from ptft.errors import BundleError, ConfigError, DataError, PtftError
-from ptft.evaluate.metrics import classification_report
+from ptft.evaluate.metrics import classification_report, regression_report
 from ptft.finetune import Interrupted, LabelledTensors, finetune, predict_proba
+from ptft.finetune.predict import predict_values
 from ptft.finetune.strategies import STRATEGIES
 from ptft.models import ClassificationHead, Classifier, Encoder, build_encoder, mean_pool
+from ptft.models.heads import RegressionHead
 from ptft.objectives import OBJECTIVES, build_objective
 from ptft.preprocess import ImageNormalizer, Preprocessor, TextPipeline, TextTokenizer, preprocessor_from_state
 from ptft.preprocess.pipeline import CHARS_PER_TOKEN_BOUND
@@ -269,7 +271,7 @@ class Model:
         meta: dict[str, Any],
         preprocessor: Preprocessor,
         encoder: Encoder,
-        head: ClassificationHead | None,
+        head: ClassificationHead | RegressionHead | None,
         path: Path,
     ) -> None:
         self.meta, self.path, self.preprocessor = meta, path, preprocessor
@@ -283,7 +285,11 @@ class Model:
     @classmethod
     def from_bundle(cls, meta: dict[str, Any], tensors: dict[str, torch.Tensor], path: Path) -> Model:
         encoder = build_encoder(meta["encoder"])
-        head = ClassificationHead(encoder.dim, int(meta["head"]["num_classes"])) if meta.get("head") else None
+        head: ClassificationHead | RegressionHead | None = None
+        if meta.get("head", {}).get("type") == "regression":
+            head = RegressionHead(encoder.dim)  # mean and std come with the weights
+        elif meta.get("head"):
+            head = ClassificationHead(encoder.dim, int(meta["head"]["num_classes"]))
         model = cls(meta, preprocessor_from_state(meta["preprocessor"], expect=None), encoder, head, path)
         prefix = "encoder." if head is None else ""
         try:
@@ -312,18 +318,38 @@ class Model:
             chunks.append(mean_pool(self.encoder(batch), self.encoder.padding(batch)))
         return torch.cat(chunks).numpy()
 
+    @property
+    def is_regression(self) -> bool:
+        return isinstance(self.head, RegressionHead)
+
     def predict_proba(self, data: DataLike | np.ndarray | list[str]) -> np.ndarray:
         if self.head is None:
             raise BundleError(f"{self.path} is a pre-trained encoder without a head; fine-tune it first")
+        if self.is_regression:
+            raise BundleError(f"{self.path} is a regression model: it predicts values, not class probabilities")
         return predict_proba(self.module, self.transform(data)).numpy()
 
-    def predict(self, data: DataLike | np.ndarray | list[str]) -> list[str]:
+    def predict_values(self, data: DataLike | np.ndarray | list[str]) -> np.ndarray:
+        """Regression predictions in the targets' units."""
+        if not self.is_regression:
+            raise BundleError(f"{self.path} is not a regression model; use predict or predict_proba")
+        return predict_values(self.module, self.transform(data))
+
+    def predict(self, data: DataLike | np.ndarray | list[str]) -> list[str] | list[float]:
+        """Class names, or values for a regression model."""
+        if self.is_regression:
+            return [float(v) for v in self.predict_values(data)]
         return [self.label_names[i] for i in self.predict_proba(data).argmax(1)]
 
     def evaluate(self, data: DataLike) -> dict[str, Any]:
         if self.head is None:
             raise BundleError(f"{self.path} is a pre-trained encoder without a head; fine-tune it first")
         loaded = self.read(data, labels=True)
+        if self.is_regression:
+            targets = numeric_targets(loaded)
+            if np.isnan(targets).any():
+                raise DataError(f"{loaded.source}: {int(np.isnan(targets).sum())} examples have no label")
+            return regression_report(targets, self.predict_values(loaded))
         y_true = map_labels(loaded, self.label_names)
         y_pred = self.predict_proba(loaded).argmax(1)
         return classification_report(y_true, y_pred, self.label_names)
@@ -420,24 +446,32 @@ class FineTuner:
         if isinstance(loaded, TextSet) and cfg.strategy == "fixmatch":
             raise ConfigError("strategy 'fixmatch' needs image augmentations; for text use full, linear or self-train")
         test = _read(cfg.test, cfg.data_dir, cfg.text) if cfg.test else None
+        regression = cfg.task == "regression"
+        targets = numeric_targets(loaded) if regression else None  # before touching --out: bad values fail here
         preprocessor, spec, tensors, origin = self._start(loaded)  # read every input before touching --out
-        split = label_budget(
-            loaded.labels,
-            cfg.labels_per_class,
-            cfg.val_per_class or cfg.labels_per_class or 10,
-            cfg.loop.seed,
-            loaded.source,
-        )
+        n_val = cfg.val_per_class or cfg.labels_per_class or 10
+        if regression:
+            split = random_budget(loaded.labels >= 0, cfg.labels_per_class, n_val, cfg.loop.seed, loaded.source)
+        else:
+            split = label_budget(loaded.labels, cfg.labels_per_class, n_val, cfg.loop.seed, loaded.source)
         pool, leaks = split.pool, 0
         if isinstance(loaded, TextSet) and len(pool):
             pool, leaks = _without_leakage(loaded, split.pool, np.concatenate([split.train, split.val]), test)
         run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)
         _keep_preprocessor(run_dir, preprocessor, info)
         x = _tensor(preprocessor, loaded)
-        y = torch.from_numpy(loaded.labels)
+        y = torch.from_numpy(loaded.labels if targets is None else targets)
         tensors_in = LabelledTensors(x[split.train], y[split.train], x[split.val], y[split.val], x[pool])
         encoder = build_encoder(spec)
-        model = Classifier(encoder, ClassificationHead(encoder.dim, len(loaded.label_names)))
+        head: ClassificationHead | RegressionHead
+        if targets is not None:
+            train_targets = targets[split.train]
+            head = RegressionHead(encoder.dim, float(train_targets.mean()), float(train_targets.std() or 1.0))
+            head_meta: dict[str, Any] = {"type": "regression"}
+        else:
+            head = ClassificationHead(encoder.dim, len(loaded.label_names))
+            head_meta = {"type": "classification", "num_classes": len(loaded.label_names)}
+        model = Classifier(encoder, head)
         if tensors:
             _load_encoder_strictly(model, tensors, cfg.pretrained)
         try:
@@ -447,8 +481,9 @@ class FineTuner:
         metrics: dict[str, Any] = {**summary, "train_labels": len(split.train), "val_labels": len(split.val)}
         if isinstance(loaded, TextSet):
             metrics.update(pool_leakage_removed=leaks, truncated=preprocessor_truncated(preprocessor))
+        label_names = [] if regression else loaded.label_names
         self.model_ = Model(
-            {"label_names": loaded.label_names, "config": to_dict(cfg)},
+            {"label_names": label_names, "config": to_dict(cfg), "head": head_meta},
             preprocessor,
             model.encoder,
             model.head,
@@ -462,8 +497,8 @@ class FineTuner:
             "config": to_dict(cfg),
             "preprocessor": preprocessor.state_dict(),
             "encoder": spec,
-            "head": {"type": "classification", "num_classes": len(loaded.label_names)},
-            "label_names": loaded.label_names,
+            "head": head_meta,
+            "label_names": label_names,
             "pretrained_from": origin or None,
             "data": {"source": loaded.source, "n": len(loaded), "fingerprint": loaded.fingerprint()},
             "metrics": metrics,
@@ -478,7 +513,7 @@ class FineTuner:
             raise RuntimeError("FineTuner is not fitted: call fit() first")
         return self.model_
 
-    def predict(self, data: DataLike | np.ndarray) -> list[str]:
+    def predict(self, data: DataLike | np.ndarray) -> list[str] | list[float]:
         return self._fitted().predict(data)
 
     def predict_proba(self, data: DataLike | np.ndarray) -> np.ndarray:
@@ -486,6 +521,25 @@ class FineTuner:
 
     def evaluate(self, data: DataLike) -> dict[str, Any]:
         return self._fitted().evaluate(data)
+
+
+def numeric_targets(data: Loaded) -> np.ndarray:
+    """Regression targets (float32, NaN where unlabelled) from the label column's values."""
+    assert data.labels is not None
+    values = np.full(len(data.label_names) + 1, np.nan, dtype=np.float32)  # index -1 (unlabelled) -> NaN
+    for k, name in enumerate(data.label_names):
+        try:
+            values[k] = float(name)
+        except ValueError:
+            first = data.ids[int(np.flatnonzero(data.labels == k)[0])]
+            raise DataError(
+                f"{first}: label {name!r} is not a number; regression needs numeric labels "
+                "(or use --task classification)"
+            ) from None
+        if not np.isfinite(values[k]):
+            first = data.ids[int(np.flatnonzero(data.labels == k)[0])]
+            raise DataError(f"{first}: label {name!r} is not a finite number; regression needs finite targets")
+    return values[data.labels]
 
 
 def preprocessor_truncated(preprocessor: Preprocessor) -> int:

@@ -111,6 +111,13 @@ def _finetune(cfg: FinetuneConfig) -> None:
 
     tuner = FineTuner(cfg).fit()
     m = tuner.metrics_
+    if cfg.task == "regression":
+        rmse = -(m["val_neg_rmse"] or 0)
+        line = f"fine-tuned ({cfg.strategy}, regression) {m['steps']} steps; validation RMSE {rmse:.4g}"
+        if "test" in m:
+            line += f"; test RMSE {m['test']['rmse']:.4g}, Spearman {m['test']['spearman']:.3f}"
+        print(f"{line}; bundle: {tuner.run_dir}")
+        return
     line = f"fine-tuned ({cfg.strategy}) {m['steps']} steps; validation accuracy {100 * (m['val_accuracy'] or 0):.1f} %"
     if "test" in m:
         line += f"; test accuracy {100 * m['test']['accuracy']:.1f} %, macro-F1 {100 * m['test']['macro_f1']:.1f} %"
@@ -126,6 +133,10 @@ def _evaluate(cfg: EvaluateConfig) -> None:
     report = model.evaluate(_data(model, cfg.data, cfg.data_dir, cfg.text_column, cfg.label_column))
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{re.sub(r'[^A-Za-z0-9_.-]+', '_', cfg.data)}.json"
     out.write_text(json.dumps(report, indent=2))
+    if model.is_regression:
+        print(f"RMSE {report['rmse']:.4g}  MAE {report['mae']:.4g}  R² {report['r2']:.3f}  "
+              f"Spearman {report['spearman']:.3f}  (n={report['n']})\nreport: {out}")  # fmt: skip
+        return
     print(f"accuracy {100 * report['accuracy']:.2f} %  macro-F1 {100 * report['macro_f1']:.2f} %  (n={report['n']})")
     names = report["labels"]
     width = max(len(n) for n in names)
@@ -152,6 +163,14 @@ def _predict(cfg: PredictConfig) -> None:
         raise PtftError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     model = load(cfg.run)
     data = _data(model, cfg.data, cfg.data_dir, cfg.text_column, None)
+    if model.is_regression:
+        values = model.predict_values(data)
+        with open(out, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["id", "prediction"])
+            writer.writerows([ident, f"{value:.6g}"] for ident, value in zip(data.ids, values))
+        print(f"wrote {len(values)} predictions to {out}")
+        return
     proba = model.predict_proba(data)
     with open(out, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)

@@ -112,8 +112,9 @@ class FinetuneConfig:
     overwrite: bool = False  # replace an existing run folder
     resume: bool = False  # continue the run in --out from its last checkpoint
     strategy: str = "full"  # full | linear | self-train | fixmatch
-    labels_per_class: int = 10  # label budget K (stratified); 0 = use every label
-    val_per_class: int = 0  # validation examples per class; 0 = same as labels_per_class
+    task: str = "classification"  # classification | regression (numeric labels, MSE loss, RMSE/MAE/R²/Spearman)
+    labels_per_class: int = 10  # label budget K (stratified); regression: K labels in all; 0 = use every label
+    val_per_class: int = 0  # validation examples per class (regression: in all); 0 = same as labels_per_class
     test: str = ""  # optional test set evaluated at the end (e.g. fashion-mnist:test)
     augment: bool = True  # random shifts/flips/erasing while fine-tuning
     head_lr_scale: float = 10.0  # head learning rate = lr x this
@@ -125,6 +126,12 @@ class FinetuneConfig:
     loop: LoopConfig = field(
         default_factory=lambda: LoopConfig(steps=400, lr=3e-4, batch_size=64, patience=5, eval_every=25)
     )
+
+    def __post_init__(self) -> None:
+        if self.task not in ("classification", "regression"):
+            raise ConfigError(f"option 'task' is classification or regression, got {self.task!r}")
+        if self.task == "regression" and self.strategy in ("self-train", "fixmatch"):
+            raise ConfigError(f"strategy '{self.strategy}' needs classes; for regression use full or linear")
 
 
 @dataclass(frozen=True)

@@ -57,3 +57,18 @@ def label_budget(labels: np.ndarray, per_class: int, val_per_class: int, seed: i
             stacklevel=2,
         )
     return Split(np.sort(np.concatenate(train)), np.sort(np.concatenate(val)), np.sort(np.concatenate(pool)))
+
+
+def random_budget(labelled: np.ndarray, n_train: int, n_val: int, seed: int, source: str = "data") -> Split:
+    """For regression (no classes to stratify by): `n_train` training and `n_val` validation examples drawn
+    at random from the `labelled` mask; n_train = 0 means every labelled example not in validation.
+    The unlabelled rows and the labelled rest form the pool."""
+    members = np.random.default_rng(seed).permutation(np.flatnonzero(labelled))
+    if len(members) < (n_train or 1) + n_val:
+        raise DataError(
+            f"{source}: {len(members)} labelled examples, fewer than the {n_train or 1} + {n_val} needed for "
+            "training + validation; lower --labels-per-class or --val-per-class"
+        )
+    chosen = members[n_val : n_val + n_train] if n_train else members[n_val:]
+    pool = np.concatenate([np.flatnonzero(~labelled), members[n_val + len(chosen) :]])
+    return Split(np.sort(chosen), np.sort(members[:n_val]), np.sort(pool))

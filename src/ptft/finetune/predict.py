@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import cast
 
+import numpy as np
 import torch
 from torch import nn
 
 from ptft.models.base import Encoder
+from ptft.models.heads import RegressionHead
 
 
 def token_counts(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -18,23 +20,32 @@ def token_counts(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """Class probabilities (N, K) in eval mode, on the model's device; returns CPU float32.
-
-    Token-id inputs are visited shortest first, so each batch carries little padding."""
-    if len(x) == 0:
-        return torch.empty(0)
+def _batched_outputs(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The model's float outputs for every row of x, in order, in eval mode; token-id inputs are visited
+    shortest first, so each batch carries little padding."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     order = torch.arange(len(x)) if x.is_floating_point() else torch.argsort(token_counts(model, x), stable=True)
-    out = [
-        torch.softmax(model(x[order[i : i + batch_size]].to(device)).float(), dim=1).cpu()
-        for i in range(0, len(x), batch_size)
-    ]
+    out = [model(x[order[i : i + batch_size]].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
     model.train(was_training)
-    proba = torch.cat(out)
-    return proba[torch.argsort(order)]
+    return torch.cat(out)[torch.argsort(order)]
+
+
+def predict_values(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+    """Regression predictions (N,) in the targets' units."""
+    if len(x) == 0:
+        return np.zeros(0)
+    head = cast(RegressionHead, model.head)
+    return head.to_units(_batched_outputs(model, x, batch_size)).squeeze(1).numpy()
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Class probabilities (N, K) in eval mode, on the model's device; returns CPU float32."""
+    if len(x) == 0:
+        return torch.empty(0)
+    return torch.softmax(_batched_outputs(model, x, batch_size), dim=1)
 
 
 def accuracy_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

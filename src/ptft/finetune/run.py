@@ -9,12 +9,13 @@ from typing import Any
 import torch
 
 from ptft.config import FinetuneConfig
-from ptft.finetune.predict import accuracy_of, token_counts
+from ptft.evaluate.metrics import regression_report
+from ptft.finetune.predict import accuracy_of, predict_values, token_counts
 from ptft.finetune.selftrain import pseudo_label
 from ptft.finetune.strategies import STRATEGIES
-from ptft.models.heads import Classifier
+from ptft.models.heads import Classifier, RegressionHead
 from ptft.objectives.consistency import PoolConsistency
-from ptft.objectives.supervised import SupervisedClassification
+from ptft.objectives.supervised import SupervisedClassification, SupervisedRegression
 from ptft.train import BatchStream, Dist, TrainResult, train
 
 
@@ -46,8 +47,11 @@ def _fit_once(
     desc: str,
 ) -> TrainResult:
     groups = STRATEGIES.get(cfg.strategy)(model, cfg.loop.lr, cfg.head_lr_scale)
-    objective: SupervisedClassification
-    if cfg.strategy == "fixmatch":
+    objective: SupervisedClassification | SupervisedRegression
+    regression = isinstance(model.head, RegressionHead)
+    if regression:
+        objective = SupervisedRegression(model)
+    elif cfg.strategy == "fixmatch":
         objective = PoolConsistency(model, data.x_pool, cfg.pool_ratio, cfg.pseudo_threshold, 1.0, cfg.augment)
     else:
         objective = SupervisedClassification(model, augment_inputs=cfg.augment and model.encoder.modality == "image")
@@ -55,9 +59,12 @@ def _fit_once(
     stream = BatchStream(x, y, min(cfg.loop.batch_size, len(x)), cfg.loop.seed, info.rank, info.world, lengths)
 
     def evaluate() -> dict[str, float]:
+        if regression:  # higher is better for the loop: the negated validation RMSE
+            return {"neg_rmse": -regression_report(data.y_val.numpy(), predict_values(model, data.x_val))["rmse"]}
         return {"accuracy": accuracy_of(model, data.x_val, data.y_val)}
 
-    result = train(objective, stream, cfg.loop, run_dir, info, groups, evaluate, "accuracy", resume, stop_at, desc)
+    monitor = "neg_rmse" if regression else "accuracy"
+    result = train(objective, stream, cfg.loop, run_dir, info, groups, evaluate, monitor, resume, stop_at, desc)
     if result.stopped == "interrupted":
         raise Interrupted(result)
     return result
@@ -76,7 +83,7 @@ def finetune(
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     result = _fit_once(model, data.x_train, data.y_train, data, cfg, run_dir, info, resume, stop_at, "fine-tune")
     summary: dict[str, Any] = {
-        "val_accuracy": result.best,
+        ("val_neg_rmse" if isinstance(model.head, RegressionHead) else "val_accuracy"): result.best,
         "steps": result.steps,
         "stopped": result.stopped,
         "seconds": result.seconds,

@@ -21,10 +21,31 @@ class ClassificationHead(nn.Module):
         return self.fc(self.norm(mean_pool(features, pad_mask)))
 
 
-class Classifier(nn.Module):
-    """Encoder + classification head; `forward` returns logits (B, num_classes)."""
+class RegressionHead(nn.Module):
+    """Mean-pool, LayerNorm, linear layer to one value. It predicts standardised targets; `mean` and `std`
+    (of the training targets, saved with the weights) bring predictions back to the data's units."""
 
-    def __init__(self, encoder: Encoder, head: ClassificationHead) -> None:
+    def __init__(self, dim: int, mean: float = 0.0, std: float = 1.0) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fc = nn.Linear(dim, 1)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+
+    def forward(self, features: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, D) -> (B, 1) standardised predictions."""
+        return self.fc(self.norm(mean_pool(features, pad_mask)))
+
+    def to_units(self, standardised: torch.Tensor) -> torch.Tensor:
+        return standardised * self.std + self.mean
+
+
+class Classifier(nn.Module):
+    """Encoder + head; `forward` returns logits (B, num_classes), or (B, 1) standardised values for regression."""
+
+    def __init__(self, encoder: Encoder, head: ClassificationHead | RegressionHead) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ptft.models.heads import Classifier
+from ptft.models.heads import Classifier, RegressionHead
 from ptft.objectives.augment import FINETUNE_LIGHT, augment
 from ptft.objectives.registry import Objective
 
@@ -35,3 +35,22 @@ class SupervisedClassification(Objective):
         if self.augment_inputs and self.training:
             x = augment(x, FINETUNE_LIGHT)
         return classification_loss(self.classifier(x), y, self.label_smoothing)
+
+
+class SupervisedRegression(Objective):
+    """Mean squared error of a regression head's standardised output against standardised targets."""
+
+    def __init__(self, model: Classifier) -> None:
+        super().__init__()
+        self.classifier = model
+
+    @property
+    def encoder(self) -> nn.Module:  # type: ignore[override]
+        return self.classifier.encoder
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is None:
+            raise ValueError("regression needs targets")
+        head = self.classifier.head
+        assert isinstance(head, RegressionHead)
+        return F.mse_loss(self.classifier(x).float().squeeze(1), (y.float() - head.mean) / head.std)
