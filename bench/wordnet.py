@@ -31,7 +31,15 @@ from ptft.api import Pretrainer
 from ptft.config import PretrainConfig
 from ptft.data.corpus import prepare_corpus
 from ptft.data.load import read_text_set
-from ptft.demo import TEXT_FINETUNE_LOOP, TEXT_LEARNING_RATES, TEXT_MODEL, TEXT_OPTIONS, TEXT_PRETRAIN_LOOP, minilm_path
+from ptft.demo import (
+    TEXT_FINETUNE_LOOP,
+    TEXT_LEARNING_RATES,
+    TEXT_MASK_RATIO,
+    TEXT_MODEL,
+    TEXT_OPTIONS,
+    TEXT_PRETRAIN_LOOP,
+    minilm_path,
+)
 from ptft.evaluate.plots import comparison_bars
 from ptft.study import TEXT_METHODS, run_study, table
 
@@ -55,7 +63,7 @@ def mlm_throughput(train, out: Path, steps: int) -> list[dict]:
     for precision in ("fp32", "bf16"):
         loop = replace(TEXT_PRETRAIN_LOOP, steps=steps, epochs=1, log_every=steps, precision=precision, progress=False)
         cfg = PretrainConfig(out=str(out / f"tp-{precision}"), overwrite=True, objective="mlm", model=TEXT_MODEL,
-                             text=TEXT_OPTIONS, loop=loop)  # fmt: skip
+                             mask_ratio=TEXT_MASK_RATIO, text=TEXT_OPTIONS, loop=loop)  # fmt: skip
         trainer = Pretrainer(cfg).fit(train)
         meta = json.loads((trainer.run_dir / "ptft.json").read_text())
         rows.append({"objective": "mlm", "precision": precision, "tokens_per_s": meta["metrics"]["tokens_per_second"]})
@@ -67,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=int, nargs="+", default=[8, 32, 128], help="labels per class")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--pretrain-minutes", type=float, default=25.0)
+    parser.add_argument("--pretrain-minutes", type=float, default=15.0)
     parser.add_argument("--methods", nargs="+", default=list(TEXT_METHODS), choices=TEXT_METHODS)
     parser.add_argument("--throughput-steps", type=int, default=20)
     parser.add_argument("--hf-path", default="", help="Hugging Face folder for the minilm rows (default: the package)")
@@ -87,9 +95,9 @@ def main() -> None:
     data_rows = data_throughput(train.texts)
     print(f"MLM throughput ({TEXT_MODEL.depth}x{TEXT_MODEL.dim}, batch {TEXT_PRETRAIN_LOOP.batch_size}):")
     speed = mlm_throughput(train, out, args.throughput_steps)
-    loop = replace(TEXT_PRETRAIN_LOOP, max_minutes=args.pretrain_minutes)
+    loop = replace(TEXT_PRETRAIN_LOOP, max_minutes=args.pretrain_minutes, progress=False)
     cfg = PretrainConfig(out=str(out / "pretrain"), overwrite=True, objective="mlm", model=TEXT_MODEL,
-                         text=TEXT_OPTIONS, loop=loop)  # fmt: skip
+                         mask_ratio=TEXT_MASK_RATIO, text=TEXT_OPTIONS, loop=loop)  # fmt: skip
     print(f"pre-training mlm/{TEXT_MODEL.encoder} for {args.pretrain_minutes:g} min on the unlabeled texts ...")
     trainer = Pretrainer(cfg).fit(train)
     minutes = trainer.result.seconds / 60

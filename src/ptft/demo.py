@@ -32,13 +32,19 @@ PRETRAIN_LOOP = LoopConfig(epochs=100, batch_size=256, lr=2e-3, weight_decay=1e-
 FINETUNE_LOOP = LoopConfig(
     steps=300, batch_size=64, lr=3e-4, weight_decay=1e-4, eval_every=25, patience=6, log_every=25, progress=False
 )
-TEXT_MODEL = ModelConfig(encoder="transformer", activation="gelu", dim=256, depth=4, heads=4, dropout=0.1)
+# Text: on 2 cores dim 128 runs MLM about twice as fast as dim 256, and in trials (seed 0, 32 labels per
+# class) its 8-minute features probed better (31.9 % vs 28.9 % with logistic regression after 17 min at
+# dim 256). Masking 30 % rather than 15 % gives each short gloss more predictions per step (Wettig et
+# al. 2023, "Should You Mask 15% in Masked Language Modeling?"). Fine-tuning at lr 1e-3 beat 3e-4 for the
+# pre-trained encoder (39.8 vs 35.5 %); self-training's pseudo-labels at confidence >= 0.7 added 7 points.
+TEXT_MODEL = ModelConfig(encoder="transformer", activation="gelu", dim=128, depth=4, heads=4, dropout=0.0)
 TEXT_OPTIONS = TextConfig(vocab_size=8000, max_length=64, holdout="wordnet-supersenses:test")
-TEXT_PRETRAIN_LOOP = LoopConfig(epochs=100, batch_size=128, lr=1e-3, weight_decay=0.01, warmup=0.05, log_every=50)
+TEXT_MASK_RATIO = 0.3
+TEXT_PRETRAIN_LOOP = LoopConfig(epochs=200, batch_size=128, lr=2e-3, weight_decay=0.01, warmup=0.05, log_every=50)
 TEXT_FINETUNE_LOOP = LoopConfig(
-    steps=600, batch_size=32, lr=3e-4, weight_decay=0.01, eval_every=50, patience=4, log_every=50, progress=False
+    steps=500, batch_size=32, lr=1e-3, weight_decay=0.01, eval_every=50, patience=3, log_every=50, progress=False
 )
-TEXT_LEARNING_RATES = {"lr:scratch": 1e-3, "lr:minilm-finetuned": 1e-4}
+TEXT_LEARNING_RATES = {"lr:scratch": 1e-3, "lr:minilm-finetuned": 1e-4, "pseudo_threshold": 0.7}
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,8 @@ def tasks() -> dict[str, Task]:
         ),
         "wordnet-supersenses": Task(
             "wordnet-supersenses", "wordnet-supersenses:test", "WordNet noun supersenses", 32,
-            PretrainConfig(objective="mlm", model=TEXT_MODEL, text=TEXT_OPTIONS, loop=TEXT_PRETRAIN_LOOP),
+            PretrainConfig(objective="mlm", mask_ratio=TEXT_MASK_RATIO, model=TEXT_MODEL, text=TEXT_OPTIONS,
+                           loop=TEXT_PRETRAIN_LOOP),
             TEXT_FINETUNE_LOOP, ("tfidf-logreg", "scratch", "pretrained", "pretrained-self-train", *minilm),
             ("scratch", "pretrained"), {**text_overrides, **TEXT_LEARNING_RATES},
         ),
