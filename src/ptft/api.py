@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import json
 import platform
 import shutil
@@ -19,6 +20,8 @@ import ptft
 from ptft.config import FinetuneConfig, ModelConfig, PretrainConfig, TextConfig, build, flatten, to_dict
 from ptft.data.corpus import prepare_corpus
 from ptft.data.load import read_data
+from ptft.data.shards import INDEX as SHARD_INDEX
+from ptft.data.shards import TokenShards
 from ptft.data.splits import label_budget, random_budget
 from ptft.data.types import ImageSet, TextSet
 from ptft.errors import BundleError, ConfigError, DataError, PtftError
@@ -35,6 +38,7 @@ from ptft.train import Dist, init_distributed, train
 from ptft.train.batches import BatchStream
 from ptft.train.checkpoint import MANIFEST, prepare_run_dir, read_bundle, write_bundle
 from ptft.train.distributed import json_from_rank0, on_rank0
+from ptft.train.estimate import estimate
 
 DataLike = str | ImageSet | TextSet
 Loaded = ImageSet | TextSet
@@ -203,18 +207,7 @@ class Pretrainer:
         cfg = self.config
         info = init_distributed()
         torch.manual_seed(cfg.loop.seed + 1000 * info.rank)  # distinct augmentation streams per rank
-        raw = _read(data if data is not None else cfg.data, cfg.data_dir, cfg.text, labels=False)
-        corpus: dict[str, Any] = {}
-        if isinstance(raw, TextSet):
-            held_out = _read(cfg.text.holdout, cfg.data_dir, cfg.text, labels=False) if cfg.text.holdout else None
-            held = held_out.texts if isinstance(held_out, TextSet) else None
-            limit = cfg.text.max_length * CHARS_PER_TOKEN_BOUND
-            texts, corpus = prepare_corpus(raw.texts, cfg.text.clean, cfg.text.dedup, held, raw.source, limit)
-            raw = TextSet(texts, source=raw.source)
-        preprocessor = _fitted_once(raw, cfg.text, cfg.out, cfg.resume, info)
-        x = _tensor(preprocessor, raw)
-        if isinstance(preprocessor, TextPipeline):
-            corpus.update(tokens=int(x.ne(preprocessor.pad_id).sum()), truncated=preprocessor.truncated_count)
+        preprocessor, x, lengths, about, corpus = self._inputs(data, info)
         spec = encoder_spec(cfg.model, preprocessor)
         encoder = build_encoder(spec)
         objective_name = (
@@ -228,11 +221,13 @@ class Pretrainer:
         else:
             options["input_shape"] = preprocessor.input_shape
         objective = build_objective(objective_name, encoder, **options)
+        if cfg.dry_run:
+            stream = BatchStream(x, None, cfg.loop.batch_size, cfg.loop.seed, info.rank, info.world, lengths=lengths)
+            self.estimate_ = estimate(objective, stream, cfg.loop, info)
+            return self
         run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)  # inputs are valid: now touch --out
         _keep_preprocessor(run_dir, preprocessor, info)
-        stream = BatchStream(
-            x, None, cfg.loop.batch_size, cfg.loop.seed, info.rank, info.world, lengths=_lengths(x, preprocessor)
-        )
+        stream = BatchStream(x, None, cfg.loop.batch_size, cfg.loop.seed, info.rank, info.world, lengths=lengths)
         result = train(objective, stream, cfg.loop, run_dir, info, resume=cfg.resume, stop_at=stop_at, desc="pretrain")
         if result.stopped == "interrupted":
             raise _interrupted("pretrain", run_dir, result.steps, result.total_steps)
@@ -255,12 +250,47 @@ class Pretrainer:
             "encoder": spec,
             "objective": objective_name,
             "label_names": [],
-            "data": {"source": raw.source, "n": len(raw), "fingerprint": raw.fingerprint(), **corpus},
+            "data": {**about, **corpus},
             "metrics": metrics,
         }
         _finish_run(run_dir, meta, {f"encoder.{k}": v for k, v in encoder.state_dict().items()}, info)
         self.run_dir, self.result, self.corpus_ = run_dir, result, corpus
         return self
+
+    def _inputs(
+        self, data: DataLike | None, info: Dist
+    ) -> tuple[Preprocessor, torch.Tensor | TokenShards, torch.Tensor | None, dict[str, Any], dict[str, Any]]:
+        """-> (preprocessing, model inputs, token counts, what the data is, corpus report).
+
+        A folder made by `ptft data prepare` is memory-mapped with the tokenizer it was made with; texts are
+        cleaned, de-duplicated and tokenized here; images normalised."""
+        cfg = self.config
+        spec = data if data is not None else cfg.data
+        if isinstance(spec, str) and (Path(spec) / SHARD_INDEX).is_file():
+            shards = TokenShards(spec)
+            index = (Path(spec) / SHARD_INDEX).read_bytes()
+            about = {"source": spec, "n": len(shards), "fingerprint": hashlib.sha256(index).hexdigest()}
+            return (
+                shards.pipeline,
+                shards,
+                shards.lengths,
+                about,
+                {"tokens": int(shards.lengths.sum()), "prepared": True},
+            )
+        raw = _read(spec, cfg.data_dir, cfg.text, labels=False)
+        corpus: dict[str, Any] = {}
+        if isinstance(raw, TextSet):
+            held_out = _read(cfg.text.holdout, cfg.data_dir, cfg.text, labels=False) if cfg.text.holdout else None
+            held = held_out.texts if isinstance(held_out, TextSet) else None
+            limit = cfg.text.max_length * CHARS_PER_TOKEN_BOUND
+            texts, corpus = prepare_corpus(raw.texts, cfg.text.clean, cfg.text.dedup, held, raw.source, limit)
+            raw = TextSet(texts, source=raw.source)
+        preprocessor = _fitted_once(raw, cfg.text, cfg.out, cfg.resume, info)
+        x = _tensor(preprocessor, raw)
+        if isinstance(preprocessor, TextPipeline):
+            corpus.update(tokens=int(x.ne(preprocessor.pad_id).sum()), truncated=preprocessor.truncated_count)
+        about = {"source": raw.source, "n": len(raw), "fingerprint": raw.fingerprint()}
+        return preprocessor, x, _lengths(x, preprocessor), about, corpus
 
 
 class Model:

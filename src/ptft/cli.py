@@ -26,6 +26,7 @@ from ptft.config import (
     FinetuneConfig,
     InspectConfig,
     PredictConfig,
+    PrepareConfig,
     PretrainConfig,
 )
 from ptft.errors import PtftError
@@ -38,8 +39,9 @@ COMMANDS: dict[str, tuple[type, str]] = {
     "demo": (DemoConfig, "a built-in task (Fashion-MNIST or WordNet): pre-train, fine-tune on few labels, compare"),
     "data inspect": (InspectConfig, "counts, lengths, duplicate rates and what cleaning would do, for a text corpus"),
     "data clean": (CleanCommandConfig, "write a cleaned, de-duplicated copy of a text corpus"),
+    "data prepare": (PrepareConfig, "tokenize a text corpus once into memory-mapped shards for pre-training"),
 }
-POSITIONAL = {"evaluate": "run", "predict": "run", "data inspect": "data", "data clean": "data"}
+POSITIONAL = {"evaluate": "run", "predict": "run", "data inspect": "data", "data clean": "data", "data prepare": "data"}
 ALIASES = {"pretrained": ["--from"]}  # `ptft finetune --from hf:PATH`
 
 
@@ -99,6 +101,10 @@ def _pretrain(cfg: PretrainConfig) -> None:
     from ptft.api import Pretrainer
 
     trainer = Pretrainer(cfg).fit()
+    if cfg.dry_run:
+        print(f"dry run ({cfg.objective}, {cfg.model.encoder}, batch {cfg.loop.batch_size}); nothing was written")
+        print(trainer.estimate_.summary())
+        return
     r = trainer.result
     print(
         f"pre-trained {r.steps} steps in {r.seconds / 60:.1f} min (final loss {r.last_loss:.4f}); "
@@ -215,7 +221,40 @@ def _data_clean(cfg: CleanCommandConfig) -> None:
     )
 
 
+def _data_prepare(cfg: PrepareConfig) -> None:
+    from itertools import islice
+
+    from tqdm import tqdm
+
+    from ptft.data.shards import prepare_shards
+    from ptft.data.text import ReadStats, read_texts
+    from ptft.preprocess import TextPipeline, TextTokenizer
+
+    if not cfg.data or not cfg.out:
+        raise PtftError("data prepare needs the corpus and --out FOLDER: ptft data prepare corpus.txt --out shards/")
+
+    def texts() -> Any:
+        return (e.text for e in read_texts(cfg.data, cfg.text_column, None, cfg.skip_bad, stats=ReadStats()))
+
+    saved = Path(cfg.out) / "preprocessor.json"
+    if saved.is_file():  # resuming: the tokenizer the preparation started with
+        pipeline = TextPipeline.from_state(json.loads(saved.read_text()))
+    else:
+        tokenizer = TextTokenizer(cfg.tokenizer, cfg.vocab_size, cfg.max_length)
+        pipeline = TextPipeline(tokenizer)
+        pipeline.fit([pipeline.clean(t) for t in islice(texts(), cfg.fit_texts)])
+    with tqdm(desc="prepare", unit=" texts") as bar:
+        report = prepare_shards(
+            texts(), cfg.out, pipeline, cfg.texts_per_shard, progress=lambda n: bar.update(n - bar.n)
+        )
+    print(
+        f"prepared {report.texts:,} texts, {report.tokens:,} tokens in {report.shards} shard(s), "
+        f"{report.mb_per_second:.1f} MB/s; pre-train with: ptft pretrain --data {cfg.out}"
+    )
+
+
 RUNNERS: dict[str, Callable[[Any], None]] = {
+    "data prepare": _data_prepare,
     "data inspect": _data_inspect,
     "data clean": _data_clean,
     "pretrain": _pretrain,

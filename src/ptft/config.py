@@ -89,6 +89,7 @@ class PretrainConfig:
     out: str = "runs/pretrain"  # run folder to create
     overwrite: bool = False  # replace an existing run folder
     resume: bool = False  # continue the run in --out from its last checkpoint
+    dry_run: bool = False  # print parameters, FLOPs, memory and the estimated time, then exit (writes nothing)
     objective: str = "auto"  # auto (simclr for images, mlm for text) | simclr | mae | mlm
     mask_ratio: float = 0.0  # MAE/MLM: fraction hidden; 0 = the objective's default (MAE 0.6, MLM 0.15)
     temperature: float = 0.2  # SimCLR: InfoNCE temperature
@@ -187,6 +188,19 @@ class CleanCommandConfig:
     min_chars: int = 1  # drop texts shorter than this (after the transforms)
     max_chars: int = 0  # drop texts longer than this; 0 = no maximum
     garble_filter: bool = True  # drop texts that are mostly non-letters or one repeated character
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    data: str = ""  # text file or folder (txt, JSONL, CSV, TSV, Parquet) to tokenize
+    out: str = ""  # folder for the token shards (memory-mapped by `ptft pretrain --data FOLDER`)
+    text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
+    skip_bad: bool = False  # skip and count undecodable or malformed lines instead of stopping
+    tokenizer: str = "wordpiece"  # wordpiece | bpe, trained on the first --fit-texts texts
+    vocab_size: int = 8000  # subword vocabulary size
+    max_length: int = 128  # tokens per text, [CLS] and [SEP] included; longer texts are truncated
+    fit_texts: int = 200_000  # texts the tokenizer is trained on (the start of the corpus)
+    texts_per_shard: int = 1_000_000  # texts per shard file
 
 
 def _hints(cls: type) -> dict[str, Any]:

@@ -52,6 +52,13 @@ class TextPipeline:
         ids, _ = self.tokenizer.transform([self.clean(text[:limit]) for text in texts])
         return ids
 
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Texts -> unpadded token id lists (`[CLS] ... [SEP]`, truncated to max_length), batched across the
+        cores by Hugging Face `tokenizers`; for writing token shards."""
+        limit = self.tokenizer.max_length * CHARS_PER_TOKEN_BOUND
+        encodings = self.tokenizer.tokenizer_.encode_batch([self.clean(text[:limit]) for text in texts])
+        return [encoding.ids[: sum(encoding.attention_mask)] for encoding in encodings]
+
     @property
     def truncated_count(self) -> int:
         """Texts cut at max_length by the last `transform`."""

@@ -13,6 +13,7 @@ which texts meet in a batch stays random. Still a pure function of (seed, epoch)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -25,10 +26,17 @@ class StreamState:
     offset: int = 0  # index into the epoch's permutation of the next global batch
 
 
+class Rows(Protocol):
+    """What a stream draws from: a tensor, or a memory-mapped corpus (`ptft.data.shards.TokenShards`)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor: ...
+
+
 class BatchStream:
     def __init__(
         self,
-        x: torch.Tensor,
+        x: torch.Tensor | Rows,
         y: torch.Tensor | None,
         batch_size: int,
         seed: int,

@@ -1,0 +1,183 @@
+"""Token shards on disk: a corpus tokenized once (`ptft data prepare`), read back memory-mapped.
+
+A prepared folder holds `shard-NNNNN.bin` (the token ids of many texts, back to back, uint16 when the
+vocabulary fits, else uint32), `shard-NNNNN.idx` (int64 start offsets, one more than texts), the text
+pipeline that produced them (`preprocessor.json`) and `index.json` (shard list, counts, dtype), written
+last. Reading maps the files (`numpy.memmap`): memory does not grow with the corpus, only the pages in
+use are resident. Preparation is resumable: `progress.json` records the finished shards and how many
+texts they consumed; a restart drops any half-written shard and continues after the last finished one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ptft.errors import DataError
+from ptft.preprocess.pipeline import TextPipeline
+
+INDEX = "index.json"
+PROGRESS = "progress.json"
+PIPELINE = "preprocessor.json"
+FORMAT_VERSION = 1
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    return np.dtype(np.uint16) if vocab_size <= 2**16 else np.dtype(np.uint32)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@dataclass
+class PrepareReport:
+    texts: int
+    tokens: int
+    shards: int
+    bytes_read: int
+    seconds: float
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.bytes_read / 1e6 / max(self.seconds, 1e-9)
+
+
+def prepare_shards(
+    texts: Iterable[str],
+    out: str | Path,
+    pipeline: TextPipeline,
+    texts_per_shard: int = 1_000_000,
+    batch_size: int = 10_000,
+    progress: Any = None,
+) -> PrepareReport:
+    """Tokenize `texts` with `pipeline` into shards under `out`, resuming a preparation left unfinished.
+
+    `progress(texts_done)` is called after every batch (for a progress bar)."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / INDEX).is_file():
+        raise DataError(f"{folder} already holds a prepared corpus ({INDEX}); choose another folder or remove it")
+    state_path = folder / PIPELINE
+    state = pipeline.state_dict()
+    if state_path.is_file() and json.loads(state_path.read_text()) != json.loads(json.dumps(state)):
+        raise DataError(f"{folder} was started with another tokenizer; resume with the same one or use a new folder")
+    _atomic_write(state_path, json.dumps(state))
+    done = json.loads((folder / PROGRESS).read_text()) if (folder / PROGRESS).is_file() else {"shards": []}
+    for stale in folder.glob("shard-*"):
+        if stale.stem not in {s["name"] for s in done["shards"]} or stale.suffix == ".tmp":
+            stale.unlink()  # a shard the last run did not finish
+    consumed = sum(s["texts"] for s in done["shards"])
+    dtype = token_dtype(pipeline.tokenizer.vocab_size_)
+    start = time.perf_counter()
+    stream = iter(texts)
+    for _ in islice(stream, consumed):  # skip what finished shards hold
+        pass
+    bytes_read = 0
+    while True:
+        name = f"shard-{len(done['shards']):05d}"
+        chunk_tokens: list[np.ndarray] = []
+        count = 0
+        while count < texts_per_shard:
+            batch = list(islice(stream, min(batch_size, texts_per_shard - count)))
+            if not batch:
+                break
+            bytes_read += sum(len(t.encode("utf-8", "surrogatepass")) for t in batch)
+            ids = pipeline.encode(batch)
+            chunk_tokens += [np.asarray(row, dtype=dtype) for row in ids]
+            count += len(batch)
+            if progress is not None:
+                progress(consumed + count)
+        if count == 0:
+            break
+        lengths = np.fromiter((len(t) for t in chunk_tokens), dtype=np.int64, count=len(chunk_tokens))
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        for suffix, array in ((".bin", np.concatenate(chunk_tokens)), (".idx", offsets)):
+            tmp = folder / f"{name}{suffix}.tmp"
+            array.tofile(tmp)
+            os.replace(tmp, folder / f"{name}{suffix}")
+        done["shards"].append({"name": name, "texts": count, "tokens": int(offsets[-1])})
+        _atomic_write(folder / PROGRESS, json.dumps(done))
+        consumed += count
+        if count < texts_per_shard:
+            break
+    index = {
+        "format_version": FORMAT_VERSION,
+        "dtype": dtype.name,
+        "shards": done["shards"],
+        "texts": sum(s["texts"] for s in done["shards"]),
+        "tokens": sum(s["tokens"] for s in done["shards"]),
+    }
+    if index["texts"] == 0:
+        raise DataError("the corpus holds no texts to prepare")
+    _atomic_write(folder / INDEX, json.dumps(index, indent=2))
+    (folder / PROGRESS).unlink()
+    seconds = time.perf_counter() - start
+    return PrepareReport(index["texts"], index["tokens"], len(index["shards"]), bytes_read, seconds)
+
+
+class TokenShards:
+    """A prepared corpus, memory-mapped: `len`, `lengths` (tokens per text) and `batch(indices)` ->
+    right-padded (B, T) int64 ids."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        index_path = self.folder / INDEX
+        if not index_path.is_file():
+            hint = (
+                " (preparation did not finish: run ptft data prepare again to resume)"
+                if (self.folder / PROGRESS).is_file()
+                else ""
+            )
+            raise DataError(f"{self.folder}: no {INDEX}; not a prepared corpus{hint}")
+        try:
+            index = json.loads(index_path.read_text())
+            dtype = np.dtype(index["dtype"])
+            shards = index["shards"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{index_path}: malformed index ({exc})") from None
+        self.pipeline = TextPipeline.from_state(json.loads((self.folder / PIPELINE).read_text()))
+        self.pad_id = self.pipeline.pad_id
+        self.max_length = self.pipeline.tokenizer.max_length
+        self._tokens = [np.memmap(self.folder / f"{s['name']}.bin", dtype=dtype, mode="r") for s in shards]
+        self._offsets = [np.fromfile(self.folder / f"{s['name']}.idx", dtype=np.int64) for s in shards]
+        counts = np.array([len(o) - 1 for o in self._offsets], dtype=np.int64)
+        self._first = np.concatenate([[0], np.cumsum(counts)])  # global index of each shard's first text
+        for shard, tokens, offsets in zip(shards, self._tokens, self._offsets):
+            if len(offsets) - 1 != shard["texts"] or offsets[-1] != len(tokens):
+                raise DataError(f"{self.folder}/{shard['name']}: sizes do not match {INDEX}; prepare it again")
+        self.lengths = torch.from_numpy(np.concatenate([np.diff(o) for o in self._offsets]).astype(np.int32))
+        self.source = str(self.folder)
+
+    def __len__(self) -> int:
+        return int(self._first[-1])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for tokens, offsets in zip(self._tokens, self._offsets):
+            for start, end in zip(offsets[:-1], offsets[1:]):
+                yield np.asarray(tokens[start:end])
+
+    def __getitem__(self, indices: torch.Tensor) -> torch.Tensor:
+        return self.batch(indices)
+
+    def batch(self, indices: torch.Tensor) -> torch.Tensor:
+        rows = indices.tolist()
+        width = int(self.lengths[indices].max()) if rows else 0
+        out = torch.full((len(rows), max(width, 1)), self.pad_id, dtype=torch.int64)
+        shard_of = np.searchsorted(self._first, rows, side="right") - 1
+        for r, (i, s) in enumerate(zip(rows, shard_of.tolist())):
+            local = i - int(self._first[s])
+            start, end = self._offsets[s][local], self._offsets[s][local + 1]
+            out[r, : end - start] = torch.from_numpy(self._tokens[s][start:end].astype(np.int64))
+        return out
