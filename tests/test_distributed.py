@@ -139,3 +139,23 @@ def test_ranks_agree_on_the_weights(ddp_run: Path) -> None:
 def test_cli_main_closes_the_process_group(ddp_run: Path) -> None:
     states = [(ddp_run / f"state{rank}.txt").read_text().split() for rank in (0, 1)]
     assert states == [["0", "False"], ["0", "False"]]
+
+
+def test_two_ranks_of_batch_b_train_like_one_process_of_batch_2b(npz: Path, tmp_path: Path) -> None:
+    """DDP averages the ranks' gradients, and each rank takes its slice of the same global batch, so with
+    a deterministic objective (supervised, no augmentation or dropout) 2 x b equals 1 x 2b."""
+    common = ["finetune", "--data", str(npz), "--encoder", "mlp", "--dim", "16", "--depth", "2", "--no-augment"]
+    common += ["--labels-per-class", "8", "--steps", "4", "--eval-every", "100", "--no-progress", "--precision", "fp32"]
+    done = torchrun(["-m", "ptft", *common, "--batch-size", "8", "--out", str(tmp_path / "ddp")], tmp_path)
+    assert done.returncode == 0, explain(done)
+    single = subprocess.run(
+        [sys.executable, "-m", "ptft", *common, "--batch-size", "16", "--out", str(tmp_path / "one")],
+        cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+        timeout=TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert single.returncode == 0, explain(single)
+    ddp, one = load_file(tmp_path / "ddp" / "model.safetensors"), load_file(tmp_path / "one" / "model.safetensors")
+    assert ddp.keys() == one.keys()
+    for name in ddp:
+        torch.testing.assert_close(ddp[name], one[name], atol=1e-5, rtol=1e-4, msg=name)
+    assert ptft.load(tmp_path / "one").meta["metrics"]["steps"] == 4
