@@ -68,6 +68,8 @@ class LoopConfig:
     patience: int = 0  # evaluations without improvement before stopping; 0 = never
     target: float = 0.0  # stop once the validation metric reaches this; 0 = off
     checkpoint_every: int = 0  # steps between resumable checkpoints; 0 = only on SIGTERM
+    on_nonfinite: str = "halt"  # halt | skip: a NaN/inf loss or gradient stops the run, or skips that step
+    max_skips: int = 10  # skip: consecutive non-finite steps after which the run stops anyway
     threads: int = 0  # torch CPU threads; 0 = torch's default
     progress: bool = True  # show a progress bar
 
@@ -80,6 +82,8 @@ class LoopConfig:
                 raise ConfigError(f"option '{name}' must not be negative, got {getattr(self, name)}")
         if not 0 <= self.warmup < 1:
             raise ConfigError(f"option 'warmup' is a fraction of the steps in [0, 1), got {self.warmup}")
+        if self.on_nonfinite not in ("halt", "skip"):
+            raise ConfigError(f"option 'on_nonfinite' is halt or skip, got {self.on_nonfinite!r}")
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class TrainResult:
     last_eval: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     last_loss: float = float("nan")
+    skipped: int = 0  # non-finite steps skipped
 
 
 def _uses_conv(model: nn.Module) -> bool:
@@ -196,6 +197,7 @@ def train(
     eval_every = cfg.eval_every or max(1, data.steps_per_epoch // max(1, cfg.accumulate))
     logger = RunLogger(run_dir if info.is_main else None, state.total, desc, cfg.progress, start=state.step)
     stopped, last_eval, last_loss = "steps", {}, float("nan")
+    skipped, in_a_row = 0, 0  # non-finite steps skipped (--on-nonfinite skip): in all, and consecutively
     start = time.perf_counter() - state.elapsed_s
     window_start, window_items = time.perf_counter(), 0
 
@@ -213,17 +215,26 @@ def train(
                 sync = micro == cfg.accumulate - 1 or info.world == 1
                 with contextlib.nullcontext() if sync else model.no_sync(), autocast(precision, device):  # type: ignore[operator]
                     loss = model(x, y) / cfg.accumulate
-                if not torch.isfinite(loss):
-                    raise NonFiniteLoss(
-                        f"loss is {loss.item()} at step {state.step}: lower --lr (now {cfg.lr}) or check the inputs"
-                    )
-                loss.backward()
+                loss.backward()  # even when non-finite: under DDP every rank must join the all-reduce
                 loss_sum += float(loss.detach())
                 window_items += len(x) * info.world
             max_norm = cfg.clip_norm if cfg.clip_norm > 0 else float("inf")
             grad_norm = float(torch.nn.utils.clip_grad_norm_(objective.parameters(), max_norm))
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            if any_rank(not (math.isfinite(loss_sum) and math.isfinite(grad_norm)), info, device):
+                optimizer.zero_grad(set_to_none=True)  # this step changes no weight
+                skipped, in_a_row = skipped + 1, in_a_row + 1
+                what = f"loss {loss_sum}, gradient norm {grad_norm} at step {state.step}"
+                if cfg.on_nonfinite == "halt" or in_a_row > cfg.max_skips:
+                    why = "" if cfg.on_nonfinite == "halt" else f" ({in_a_row} steps in a row, more than --max-skips)"
+                    raise NonFiniteLoss(
+                        f"non-finite {what}{why}: lower --lr (now {cfg.lr}), check the inputs, or pass "
+                        "--on-nonfinite skip to skip such steps"
+                    )
+                logger.log(state.step + 1, {"skipped_nonfinite": skipped})
+            else:
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                in_a_row = 0
             state.step, last_loss = state.step + 1, loss_sum
             step = state.step
 
@@ -272,7 +283,8 @@ def train(
     logger.close()
     if state.best_state is not None and stopped != "interrupted":
         objective.load_state_dict(state.best_state)  # the best validation checkpoint wins
-    return TrainResult(state.step, state.total, stopped, state.best, last_eval, time.perf_counter() - start, last_loss)
+    seconds = time.perf_counter() - start
+    return TrainResult(state.step, state.total, stopped, state.best, last_eval, seconds, last_loss, skipped)
 
 
 def _match_param_layout(optimizer: torch.optim.Optimizer) -> None:
