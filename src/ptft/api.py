@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 import ptft
-from ptft.config import FinetuneConfig, ModelConfig, PretrainConfig, TextConfig, build, flatten, to_dict
+from ptft.config import FinetuneConfig, LoopConfig, ModelConfig, PretrainConfig, TextConfig, build, flatten, to_dict
 from ptft.data.corpus import prepare_corpus
 from ptft.data.load import read_data
 from ptft.data.shards import INDEX as SHARD_INDEX
@@ -27,17 +27,19 @@ from ptft.data.types import ImageSet, TextSet
 from ptft.errors import BundleError, ConfigError, DataError, PtftError
 from ptft.evaluate.metrics import classification_report, regression_report
 from ptft.finetune import Interrupted, LabelledTensors, finetune, predict_proba
-from ptft.finetune.predict import predict_values
+from ptft.finetune.predict import predict_values, token_counts
 from ptft.finetune.strategies import STRATEGIES
 from ptft.models import ClassificationHead, Classifier, Encoder, build_encoder, mean_pool
 from ptft.models.heads import RegressionHead
 from ptft.objectives import OBJECTIVES, build_objective
+from ptft.objectives.supervised import SupervisedClassification, SupervisedRegression
 from ptft.preprocess import ImageNormalizer, Preprocessor, TextPipeline, TextTokenizer, preprocessor_from_state
 from ptft.preprocess.pipeline import CHARS_PER_TOKEN_BOUND
 from ptft.train import Dist, init_distributed, train
+from ptft.train.autobatch import auto_batch_size
 from ptft.train.batches import BatchStream
 from ptft.train.checkpoint import MANIFEST, prepare_run_dir, read_bundle, write_bundle
-from ptft.train.distributed import json_from_rank0, on_rank0
+from ptft.train.distributed import json_from_rank0, on_rank0, pick_device, resolve_precision
 from ptft.train.estimate import estimate
 
 DataLike = str | ImageSet | TextSet
@@ -85,6 +87,42 @@ def _fitted_once(data: Loaded, text: TextConfig, out: str, resume: bool, info: D
         else:
             state = _fit_preprocessor(data, text).state_dict()
     return preprocessor_from_state(json_from_rank0(state, info), expect=None)
+
+
+AUTO_BATCH_FILE = "batch_size.json"  # the batch size --batch-size auto found (reused by --resume)
+
+
+def _resolved_loop(
+    loop: LoopConfig,
+    objective: torch.nn.Module,
+    x: Any,
+    y: torch.Tensor | None,
+    lengths: torch.Tensor | None,
+    out: str,
+    resume: bool,
+    info: Dist,
+) -> LoopConfig:
+    """`loop` with --batch-size auto replaced by the largest batch that fits (found on rank 0, shared)."""
+    if loop.batch_size:
+        return loop
+    saved = Path(out) / AUTO_BATCH_FILE
+    found = 0
+    if info.rank == 0:
+        if resume and saved.is_file():
+            found = int(json.loads(saved.read_text())["batch_size"])
+        else:
+            device = pick_device(info)
+            found = auto_batch_size(objective, x, y, lengths, resolve_precision(loop.precision, device), device)
+    found = int(json_from_rank0(found, info))
+    print(f"--batch-size auto: {found} per process")
+    return dataclasses.replace(loop, batch_size=found)
+
+
+def _keep_batch_size(run_dir: Path, loop: LoopConfig, info: Dist) -> None:
+    def work() -> None:
+        (run_dir / AUTO_BATCH_FILE).write_text(json.dumps({"batch_size": loop.batch_size}))
+
+    on_rank0(work, info)
 
 
 def _keep_preprocessor(run_dir: Path, preprocessor: Preprocessor, info: Dist) -> None:
@@ -221,17 +259,20 @@ class Pretrainer:
         else:
             options["input_shape"] = preprocessor.input_shape
         objective = build_objective(objective_name, encoder, **options)
+        loop = _resolved_loop(cfg.loop, objective, x, None, lengths, cfg.out, cfg.resume, info)
         if cfg.dry_run:
-            stream = BatchStream(x, None, cfg.loop.batch_size, cfg.loop.seed, info.rank, info.world, lengths=lengths)
-            self.estimate_ = estimate(objective, stream, cfg.loop, info)
+            stream = BatchStream(x, None, loop.batch_size, loop.seed, info.rank, info.world, lengths=lengths)
+            self.estimate_ = estimate(objective, stream, loop, info)
             return self
         run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)  # inputs are valid: now touch --out
         _keep_preprocessor(run_dir, preprocessor, info)
-        stream = BatchStream(x, None, cfg.loop.batch_size, cfg.loop.seed, info.rank, info.world, lengths=lengths)
-        result = train(objective, stream, cfg.loop, run_dir, info, resume=cfg.resume, stop_at=stop_at, desc="pretrain")
+        if not cfg.loop.batch_size:
+            _keep_batch_size(run_dir, loop, info)
+        stream = BatchStream(x, None, loop.batch_size, loop.seed, info.rank, info.world, lengths=lengths)
+        result = train(objective, stream, loop, run_dir, info, resume=cfg.resume, stop_at=stop_at, desc="pretrain")
         if result.stopped == "interrupted":
             raise _interrupted("pretrain", run_dir, result.steps, result.total_steps)
-        items = result.steps * stream.global_batch * cfg.loop.accumulate
+        items = result.steps * stream.global_batch * loop.accumulate
         metrics: dict[str, Any] = {
             "final_loss": result.last_loss,
             "steps": result.steps,
@@ -504,8 +545,16 @@ class FineTuner:
         model = Classifier(encoder, head)
         if tensors:
             _load_encoder_strictly(model, tensors, cfg.pretrained)
+        run_cfg = cfg
+        if not cfg.loop.batch_size:  # --batch-size auto: probe with the fine-tuning loss on the training inputs
+            probe = SupervisedRegression(model) if regression else SupervisedClassification(model, False)
+            x_train = tensors_in.x_train
+            lengths = None if x_train.is_floating_point() else token_counts(model, x_train)
+            loop = _resolved_loop(cfg.loop, probe, x_train, tensors_in.y_train, lengths, cfg.out, cfg.resume, info)
+            _keep_batch_size(run_dir, loop, info)
+            run_cfg = dataclasses.replace(cfg, loop=loop)
         try:
-            summary = finetune(model, tensors_in, cfg, run_dir, info, cfg.resume, stop_at)
+            summary = finetune(model, tensors_in, run_cfg, run_dir, info, cfg.resume, stop_at)
         except Interrupted as stop:
             raise _interrupted("finetune", run_dir, stop.result.steps, stop.result.total_steps) from None
         metrics: dict[str, Any] = {**summary, "train_labels": len(split.train), "val_labels": len(split.val)}

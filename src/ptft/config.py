@@ -55,7 +55,7 @@ class LoopConfig:
     steps: int = 0  # optimiser steps; 0 = derive from epochs (or from max_minutes)
     epochs: float = 1.0  # passes over the data when steps = 0
     max_minutes: float = 0.0  # time budget; 0 = none
-    batch_size: int = 256  # examples per step and process (x accumulate)
+    batch_size: int = 256  # examples per step and process (x accumulate); auto (or 0) = the largest that fits
     accumulate: int = 1  # gradient accumulation micro-batches per step
     lr: float = 1e-3  # peak learning rate (AdamW)
     weight_decay: float = 0.05  # AdamW weight decay (not on norms and biases)
@@ -74,7 +74,9 @@ class LoopConfig:
     progress: bool = True  # show a progress bar
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "accumulate", "log_every"):
+        if self.batch_size < 0:
+            raise ConfigError(f"option 'batch_size' must be at least 1, or auto (0), got {self.batch_size}")
+        for name in ("accumulate", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"option '{name}' must be at least 1, got {getattr(self, name)}")
         for name in ("steps", "epochs", "max_minutes", "lr", "weight_decay", "clip_norm", "eval_every", "patience"):
@@ -231,6 +233,8 @@ def convert(key: str, tp: Any, value: Any) -> Any:
     """Convert a CLI string or TOML value to the field's type, with an error naming the key."""
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    if key == "batch_size" and str(value).strip().lower() == "auto":
+        return 0
     try:
         if tp is bool:
             if isinstance(value, bool):

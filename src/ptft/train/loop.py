@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ptft.config import LoopConfig
 from ptft.errors import PtftError
+from ptft.train.autobatch import OutOfMemory, is_out_of_memory, out_of_memory_message
 from ptft.train.batches import BatchStream
 from ptft.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from ptft.train.distributed import (
@@ -213,9 +214,14 @@ def train(
                     x = x.contiguous(memory_format=torch.channels_last)
                 y = None if y is None else y.to(device, non_blocking=True)
                 sync = micro == cfg.accumulate - 1 or info.world == 1
-                with contextlib.nullcontext() if sync else model.no_sync(), autocast(precision, device):  # type: ignore[operator]
-                    loss = model(x, y) / cfg.accumulate
-                loss.backward()  # even when non-finite: under DDP every rank must join the all-reduce
+                try:
+                    with contextlib.nullcontext() if sync else model.no_sync(), autocast(precision, device):  # type: ignore[operator]
+                        loss = model(x, y) / cfg.accumulate
+                    loss.backward()  # even when non-finite: under DDP every rank must join the all-reduce
+                except Exception as error:
+                    if is_out_of_memory(error):
+                        raise OutOfMemory(out_of_memory_message(len(x), x, cfg.accumulate)) from None
+                    raise
                 loss_sum += float(loss.detach())
                 window_items += len(x) * info.world
             max_norm = cfg.clip_norm if cfg.clip_norm > 0 else float("inf")
