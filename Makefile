@@ -8,7 +8,7 @@ STAMP := $(VENV)/.ptft-installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 WORDNET := /usr/share/wordnet/data.noun
 
-.PHONY: demo demo-text test lint bench data clean-venv
+.PHONY: demo demo-text test test-faults lint bench data clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,10 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest
+
+# The long reliability set: fuzzing with 1,500 cases per target (7 targets, 10,500 in all).
+test-faults: $(STAMP)
+	PTFT_FUZZ_CASES=1500 $(BIN)/python -m pytest -q -W ignore::UserWarning tests/test_fuzz.py
 
 bench: $(STAMP) data
 	$(BIN)/python bench/fashion_mnist.py

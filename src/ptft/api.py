@@ -466,7 +466,11 @@ def read_as(
 def load(path: str | Path) -> Model:
     """Load a ptft run folder (checks its MANIFEST; never unpickles)."""
     meta, tensors = read_bundle(path)
-    return Model.from_bundle(meta, tensors, Path(path))
+    try:
+        return Model.from_bundle(meta, tensors, Path(path))
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # The hashes matched, so the file is what was written - but not what this ptft writes.
+        raise BundleError(f"{Path(path) / 'ptft.json'} does not describe a model ptft can build: {exc!r}") from None
 
 
 class FineTuner:
