@@ -39,8 +39,10 @@ test: $(STAMP)
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest
 
-# The long reliability set: fuzzing with 1,500 cases per target (7 targets, 10,500 in all).
+# The long reliability set: SIGKILL at every file boundary of a save and at 50 random moments, and
+# fuzzing with 1,500 cases per target (7 targets, 10,500 in all).
 test-faults: $(STAMP)
+	PTFT_FAULTS=1 $(BIN)/python -m pytest -q tests/test_kill.py
 	PTFT_FUZZ_CASES=1500 $(BIN)/python -m pytest -q -W ignore::UserWarning tests/test_fuzz.py
 
 bench: $(STAMP) data

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,15 @@ def _optimizer_from_files(tensors: dict[str, torch.Tensor], info: dict[str, Any]
     return {"state": state, "param_groups": groups}
 
 
+FAULT_ENV = "PTFT_KILL_AT"  # test hook: "<point>@<step>" SIGKILLs this process at that point of that save
+
+
+def _fault_point(point: str, step: int) -> None:
+    """Where the kill tests stop a save dead (SIGKILL: no cleanup, no flush), one file boundary at a time."""
+    if os.environ.get(FAULT_ENV) == f"{point}@{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def save_checkpoint(
     run_dir: Path,
     step: int,
@@ -188,15 +198,22 @@ def save_checkpoint(
     opt_tensors, opt_info = _optimizer_to_files(optimizer_state)
     rng = rng_states or local_rng_state(0)
     try:
+        _fault_point("start", step)
         atomic_write_bytes(tmp / "model.safetensors", _tensors_bytes(model_state))
+        _fault_point("model", step)
         atomic_write_bytes(tmp / "optimizer.safetensors", _tensors_bytes(opt_tensors))
+        _fault_point("optimizer", step)
         atomic_write_bytes(tmp / "rng.safetensors", _tensors_bytes(rng))
+        _fault_point("rng", step)
         state = {"step": step, "optimizer": opt_info, "loop": loop_state}
         atomic_write_bytes(tmp / "state.json", json.dumps(state, sort_keys=True).encode())
+        _fault_point("state", step)
         write_manifest(tmp, [p for p in tmp.iterdir() if p.name != MANIFEST])
+        _fault_point("manifest", step)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         _fsync_dir(resume)
+        _fault_point("renamed", step)
     except (BundleError, OSError):
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -204,6 +221,7 @@ def save_checkpoint(
         : max(0, len(list(resume.glob("step-*"))) - keep)
     ]:
         shutil.rmtree(old, ignore_errors=True)
+    _fault_point("cleaned", step)
     return final
 
 
