@@ -272,3 +272,11 @@ def test_fit_refuses_wrong_shapes() -> None:
         ImageNormalizer().fit(np.zeros((4, 8, 8), dtype=np.uint8))
     with pytest.raises(DataError):
         ImageNormalizer().fit(np.zeros((0, 1, 8, 8), dtype=np.uint8))
+
+
+def test_in_memory_data_as_a_config_value_is_refused_with_the_right_call() -> None:
+    from ptft.data.types import TextSet
+
+    with pytest.raises(ConfigError, match=r"option 'data': expected a string, got TextSet; pass in-memory data to fit"):
+        build(PretrainConfig, {"data": TextSet(["a text"])})
+    assert build(PretrainConfig, {"data": Path("corpus.txt")}).data == "corpus.txt"

@@ -71,6 +71,7 @@ class LoopConfig:
     on_nonfinite: str = "halt"  # halt | skip: a NaN/inf loss or gradient stops the run, or skips that step
     max_skips: int = 10  # skip: consecutive non-finite steps after which the run stops anyway
     threads: int = 0  # torch CPU threads; 0 = torch's default
+    compile: bool = False  # torch.compile the model (its compile time is logged as compile_s)
     progress: bool = True  # show a progress bar
 
     def __post_init__(self) -> None:
@@ -235,6 +236,9 @@ def convert(key: str, tp: Any, value: Any) -> Any:
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
     if key == "batch_size" and str(value).strip().lower() == "auto":
         return 0
+    if tp is str and not isinstance(value, str | Path):
+        hint = "; pass in-memory data to fit(data) instead" if key in ("data", "test") else ""
+        raise ConfigError(f"option '{key}': expected a string, got {type(value).__name__}{hint}")
     try:
         if tp is bool:
             if isinstance(value, bool):

@@ -191,6 +191,8 @@ def train(
         param_groups or [{"params": list(objective.parameters()), "lr": cfg.lr}], cfg.weight_decay
     )
     model: nn.Module = DistributedDataParallel(objective) if info.world > 1 else objective
+    if cfg.compile:
+        model = torch.compile(model)  # type: ignore[assignment]  # compiles lazily, at the first step
     planned = plan_steps(cfg, data)
     state = _restore(run_dir, objective, optimizer, data, planned, info.rank) if resume else LoopState(0, planned)
     if resume and run_dir is not None and info.is_main:
@@ -202,6 +204,7 @@ def train(
     start = time.perf_counter() - state.elapsed_s
     window_start, window_items = time.perf_counter(), 0
 
+    first_step: float | None = time.perf_counter() if cfg.compile else None
     with _sigterm_flag() as term:
         model.train()
         while state.step < state.total:
@@ -243,6 +246,9 @@ def train(
                 in_a_row = 0
             state.step, last_loss = state.step + 1, loss_sum
             step = state.step
+            if first_step is not None:  # with --compile the first step includes compiling
+                logger.log(step, {"compile_s": round(time.perf_counter() - first_step, 2)})
+                first_step = None
 
             elapsed = from_rank0(time.perf_counter() - start, info, device) if cfg.max_minutes > 0 else 0.0
             if cfg.max_minutes > 0 and step % 5 == 0:  # cheap: re-fit the schedule to the budget often
