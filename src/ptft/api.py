@@ -20,6 +20,7 @@ import ptft
 from ptft.config import FinetuneConfig, LoopConfig, ModelConfig, PretrainConfig, TextConfig, build, flatten, to_dict
 from ptft.data.corpus import prepare_corpus
 from ptft.data.load import read_data
+from ptft.data.mapped import MappedImages
 from ptft.data.shards import INDEX as SHARD_INDEX
 from ptft.data.shards import TokenShards
 from ptft.data.splits import label_budget, random_budget
@@ -280,7 +281,7 @@ class Pretrainer:
             "stopped": result.stopped,
             "items_seen": items,
         }
-        if corpus:
+        if "tokens" in corpus:
             tokens_per_text = corpus["tokens"] / max(len(x), 1)
             metrics["tokens_per_second"] = round(items * tokens_per_text / max(result.seconds, 1e-9))
         meta = {
@@ -300,11 +301,12 @@ class Pretrainer:
 
     def _inputs(
         self, data: DataLike | None, info: Dist
-    ) -> tuple[Preprocessor, torch.Tensor | TokenShards, torch.Tensor | None, dict[str, Any], dict[str, Any]]:
+    ) -> tuple[Preprocessor, torch.Tensor | TokenShards | MappedImages, torch.Tensor | None, dict, dict]:
         """-> (preprocessing, model inputs, token counts, what the data is, corpus report).
 
-        A folder made by `ptft data prepare` is memory-mapped with the tokenizer it was made with; texts are
-        cleaned, de-duplicated and tokenized here; images normalised."""
+        A folder made by `ptft data prepare` is memory-mapped with the tokenizer it was made with, and so is a
+        uint8 `.npy` of images (normalised batch by batch); texts are cleaned, de-duplicated and tokenized
+        here; other images normalised in memory."""
         cfg = self.config
         spec = data if data is not None else cfg.data
         if isinstance(spec, str) and (Path(spec) / SHARD_INDEX).is_file():
@@ -318,6 +320,12 @@ class Pretrainer:
                 about,
                 {"tokens": int(shards.lengths.sum()), "prepared": True},
             )
+        if isinstance(spec, str) and spec.endswith(".npy"):
+            images = MappedImages(spec)
+            normalizer = ImageNormalizer.from_state(json_from_rank0(images.fit(cfg.loop.seed).state_dict(), info))
+            images.normalizer = normalizer  # the same statistics on every rank
+            about = {"source": spec, "n": len(images), "fingerprint": f"npy:{Path(spec).stat().st_size}"}
+            return normalizer, images, None, about, {"memory_mapped": True}
         raw = _read(spec, cfg.data_dir, cfg.text, labels=False)
         corpus: dict[str, Any] = {}
         if isinstance(raw, TextSet):
