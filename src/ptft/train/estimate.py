@@ -3,14 +3,15 @@
 FLOPs are counted by PyTorch's `FlopCounterMode` over one real forward + backward step (matrix
 multiplies and convolutions, the work that dominates); activation memory is the bytes autograd saves
 for the backward pass in that step (`saved_tensors_hooks`, each storage counted once); weights,
-gradients and AdamW's two moments are 4 bytes per parameter each. The time comes from a few timed
-optimiser steps on this machine, times the planned number of steps (capped by --max-minutes).
+gradients and AdamW's two moments are 4 bytes per parameter each. The time comes from timing the
+training loop itself for a few steps on this machine, times the planned number of steps (capped by
+--max-minutes); one-off start-up costs (imports, reading the data) are not in it.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -19,7 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ptft.config import LoopConfig
 from ptft.train.batches import BatchStream
 from ptft.train.distributed import Dist, autocast, pick_device, resolve_precision
-from ptft.train.loop import plan_steps
+from ptft.train.loop import plan_steps, train
 from ptft.train.optim import make_optimizer
 
 BYTES_PER_FLOAT = 4
@@ -68,8 +69,10 @@ def _saved_bytes(objective: nn.Module, x: torch.Tensor, y: torch.Tensor | None) 
     return loss, total
 
 
-def estimate(objective: nn.Module, data: BatchStream, cfg: LoopConfig, info: Dist, timed_steps: int = 3) -> Estimate:
-    """Measure one counted step and `timed_steps` timed optimiser steps of `objective` on `data`.
+def estimate(objective: nn.Module, data: BatchStream, cfg: LoopConfig, info: Dist, timed_steps: int = 10) -> Estimate:
+    """Count one step's FLOPs and memory, and time `timed_steps` steps of the real training loop (clipping,
+    schedule, logging bookkeeping included) as the difference between a 2-step and a (2 + timed_steps)-step
+    run, so that the loop's fixed start-up cost is not spread over the steps.
 
     The objective's weights change (it trains for those steps): call it on a model you will not keep."""
     device = pick_device(info)
@@ -90,18 +93,18 @@ def estimate(objective: nn.Module, data: BatchStream, cfg: LoopConfig, info: Dis
         loss.backward()
     optimizer.zero_grad(set_to_none=True)
     flops = counter.get_total_flops() * cfg.accumulate
-    times = []
-    for _ in range(max(1, timed_steps)):
-        start = time.perf_counter()
-        for _ in range(cfg.accumulate):
-            x, y = batch()
-            with autocast(precision, device):
-                loss = objective(x, y) / cfg.accumulate
-            loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - start)
-    per_step = sorted(times)[len(times) // 2]  # the median: robust to one slow step
+    probe = replace(cfg, max_minutes=0.0, log_every=10**9, eval_every=0, checkpoint_every=0, progress=False)
+
+    def run(steps: int) -> float:  # the fastest of two tries: the one a busy machine disturbed least
+        times = []
+        for _ in range(2):
+            start = time.perf_counter()
+            train(objective, data, replace(probe, steps=steps), None, info)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    short = run(2)
+    per_step = max(run(2 + timed_steps) - short, 1e-9) / timed_steps
     steps = plan_steps(cfg, data)
     seconds = steps * per_step
     if cfg.max_minutes > 0:
