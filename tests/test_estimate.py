@@ -35,7 +35,7 @@ def test_flops_and_memory_of_a_known_model() -> None:
     assert result.parameters == result.trainable == 200
     assert result.weights_bytes == 800 and result.training_state_bytes == 2400
     assert result.activation_bytes >= 8 * 10 * 4  # at least the saved input
-    assert result.steps == 10 and result.seconds == 10 * result.seconds_per_step > 0
+    assert result.steps == 10 and result.seconds >= 10 * result.seconds_per_step > 0
 
 
 def test_dry_run_writes_nothing_and_predicts_the_run_time(
@@ -43,9 +43,9 @@ def test_dry_run_writes_nothing_and_predicts_the_run_time(
 ) -> None:
     import torch.utils.tensorboard  # noqa: F401  (a one-off import cost of the real run, not a per-step one)
 
-    options = {**tiny, "encoder": "mlp", "steps": 150, "log_every": 1000}
+    options = {**tiny, "encoder": "mlp", "steps": 400, "log_every": 1000}
     dry = Pretrainer(out=str(tmp_path / "dry"), dry_run=True, **options).fit(labelled_images)
-    assert not (tmp_path / "dry").exists() and dry.estimate_.steps == 150
+    assert not (tmp_path / "dry").exists() and dry.estimate_.steps == 400
     # Timings on a shared machine are noisy: the real run is timed twice and the faster one counts.
     took = min(
         Pretrainer(out=str(tmp_path / name), **options).fit(labelled_images).result.seconds for name in ("a", "b")

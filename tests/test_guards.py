@@ -55,7 +55,7 @@ def test_a_bad_label_budget_fails_before_an_earlier_run_is_replaced(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": -1}, "batch_size"),
         ({"accumulate": 0}, "accumulate"),
         ({"log_every": 0}, "log_every"),
         ({"lr": -1.0}, "lr"),

@@ -47,7 +47,7 @@ class Estimate:
             f"{self.training_state_bytes / gib:.3f} GiB, activations {self.activation_bytes / gib:.3f} GiB per step",
             f"speed             {self.seconds_per_step * 1000:,.1f} ms per step "
             f"({self.flops_per_step / max(self.seconds_per_step, 1e-12) / 1e9:,.1f} GFLOP/s)",
-            f"estimated time    {self.steps:,} steps x {self.seconds_per_step:.3f} s = {self.seconds / 60:,.1f} min",
+            f"estimated time    {self.steps:,} steps x {self.seconds_per_step:.3f} s + start-up = {self.seconds / 60:,.1f} min",
         ]
         return "\n".join(lines)
 
@@ -105,11 +105,12 @@ def estimate(objective: nn.Module, data: BatchStream, cfg: LoopConfig, info: Dis
 
     short = run(2)
     per_step = max(run(2 + timed_steps) - short, 1e-9) / timed_steps
+    startup = max(short - 2 * per_step, 0.0)  # the loop's own fixed cost (optimizer, logger, ...)
     steps = plan_steps(cfg, data)
-    seconds = steps * per_step
+    seconds = startup + steps * per_step
     if cfg.max_minutes > 0:
         seconds = min(seconds, cfg.max_minutes * 60)
-        steps = min(steps, int(seconds / per_step))
+        steps = min(steps, int(max(seconds - startup, 0.0) / per_step))
     n_params = sum(p.numel() for p in params)
     n_trainable = sum(p.numel() for p in trainable)
     return Estimate(
