@@ -47,7 +47,8 @@ class Estimate:
             f"{self.training_state_bytes / gib:.3f} GiB, activations {self.activation_bytes / gib:.3f} GiB per step",
             f"speed             {self.seconds_per_step * 1000:,.1f} ms per step "
             f"({self.flops_per_step / max(self.seconds_per_step, 1e-12) / 1e9:,.1f} GFLOP/s)",
-            f"estimated time    {self.steps:,} steps x {self.seconds_per_step:.3f} s + start-up = {self.seconds / 60:,.1f} min",
+            f"estimated time    {self.steps:,} steps x {self.seconds_per_step:.3f} s + start-up "
+            f"= {self.seconds / 60:,.1f} min",
         ]
         return "\n".join(lines)
 
