@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--throughput-steps", type=int, default=20)
     parser.add_argument("--hf-path", default="", help="Hugging Face folder for the minilm rows (default: the package)")
     parser.add_argument("--out", default=str(HERE / "runs" / "wordnet"))
+    parser.add_argument("--only-throughput", action="store_true", help="measure and write the throughput only")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*have fewer than.*")  # 2 rare classes at 128 per class: expected
     out = Path(args.out)
@@ -95,6 +96,11 @@ def main() -> None:
     data_rows = data_throughput(train.texts)
     print(f"MLM throughput ({TEXT_MODEL.depth}x{TEXT_MODEL.dim}, batch {TEXT_PRETRAIN_LOOP.batch_size}):")
     speed = mlm_throughput(train, out, args.throughput_steps)
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
+    (results / "wordnet_throughput.json").write_text(json.dumps({"data": data_rows, "mlm": speed}, indent=2))
+    if args.only_throughput:
+        return
     loop = replace(TEXT_PRETRAIN_LOOP, max_minutes=args.pretrain_minutes, progress=False)
     cfg = PretrainConfig(out=str(out / "pretrain"), overwrite=True, objective="mlm", model=TEXT_MODEL,
                          mask_ratio=TEXT_MASK_RATIO, text=TEXT_OPTIONS, loop=loop)  # fmt: skip
@@ -120,12 +126,9 @@ def main() -> None:
         print(f"throughput {row['step']:<20}: {row['lines_per_s']:>9,} lines/s")
     for row in speed:
         print(f"throughput mlm {row['precision']:<15}: {row['tokens_per_s']:>9,} tokens/s")
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
     for row in rows:
         row["pretrain_steps"] = trainer.result.steps if row["pretrain_minutes"] else 0
     (results / "wordnet.json").write_text(json.dumps(rows, indent=2))
-    (results / "wordnet_throughput.json").write_text(json.dumps({"data": data_rows, "mlm": speed}, indent=2))
     for per_class in args.labels:
         comparison_bars([r for r in rows if r["labels_per_class"] == per_class],
                         results / f"wordnet_k{per_class}.png", f"WordNet supersenses, {per_class} labels per class")
