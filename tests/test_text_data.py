@@ -227,3 +227,11 @@ def test_leakage_removes_pool_texts_seen_in_validation_or_test() -> None:
     assert "removed 2 of 4" in report.summary()
     exact_only, exact_report = leakage(pool, held_out, near=False)
     assert len(exact_only) == 3 and exact_report.near == {}
+
+
+def test_a_malformed_csv_header_names_the_file(tmp_path: Path) -> None:
+    """Found by the long fuzz run: a carriage return inside the header row made csv raise its own error."""
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b'te"xt\rlabel,"a\n')
+    with pytest.raises(DataError, match=r"bad.csv:1: malformed header row"):
+        list(read_texts(path))

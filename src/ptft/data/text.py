@@ -214,6 +214,8 @@ def read_delimited(
         header = next(rows)
     except StopIteration:
         raise DataError(f"{path}: empty file; expected a header row naming the columns") from None
+    except csv.Error as error:
+        raise DataError(f"{path}:{last_number}: malformed header row ({error}); fix the first line") from None
     for column, option in ((text_column, "text_column"), (label_column, "label_column")):
         if column is not None and column not in header:
             raise DataError(f"{path}:1: no column '{column}'; columns: {', '.join(header)}; pass {option}= one of them")
