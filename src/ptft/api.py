@@ -10,6 +10,7 @@ import hashlib
 import json
 import platform
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import torch
 import ptft
 from ptft.config import FinetuneConfig, LoopConfig, ModelConfig, PretrainConfig, TextConfig, build, flatten, to_dict
 from ptft.data.corpus import prepare_corpus
+from ptft.data.dedup import leakage
 from ptft.data.load import read_data
 from ptft.data.mapped import MappedImages
 from ptft.data.shards import INDEX as SHARD_INDEX
@@ -36,6 +38,7 @@ from ptft.objectives import OBJECTIVES, build_objective
 from ptft.objectives.supervised import SupervisedClassification, SupervisedRegression
 from ptft.preprocess import ImageNormalizer, Preprocessor, TextPipeline, TextTokenizer, preprocessor_from_state
 from ptft.preprocess.pipeline import CHARS_PER_TOKEN_BOUND
+from ptft.preprocess.pipeline import STEPS as CLEAN_STEPS
 from ptft.train import Dist, init_distributed, train
 from ptft.train.autobatch import auto_batch_size
 from ptft.train.batches import BatchStream
@@ -63,34 +66,47 @@ def _read(data: DataLike, data_dir: str = "", text: TextConfig | None = None, la
     return read_data(data, data_dir, text.text_column, text.label_column if labels else None, text.skip_bad)
 
 
-def _fit_preprocessor(data: Loaded, text: TextConfig) -> Preprocessor:
-    """A new preprocessing fitted on `data` (normalisation statistics, or the subword vocabulary)."""
+def _fit_preprocessor(data: Loaded, text: TextConfig, cleaned: bool = False) -> Preprocessor:
+    """A new preprocessing fitted on `data` (normalisation statistics, or the subword vocabulary).
+    `cleaned`: the texts already went through the cleaning transforms (`prepare_corpus`)."""
     if isinstance(data, ImageSet):
         return ImageNormalizer().fit(data.images)
     tokenizer = TextTokenizer(text.tokenizer, text.vocab_size, text.max_length)
-    steps = [name for name in TextPipeline(tokenizer).clean_steps if text.clean]
-    pipeline = TextPipeline(tokenizer, steps)
-    return pipeline.fit([pipeline.clean(t) for t in data.texts])
+    pipeline = TextPipeline(tokenizer, list(CLEAN_STEPS) if text.clean else [])
+    return pipeline.fit(data.texts if cleaned else [pipeline.clean(t) for t in data.texts])
 
 
 PREPROCESSOR_FILE = "preprocessor.json"  # the fitted preprocessing of a run in progress (for --resume)
-
-
-def _fitted_once(data: Loaded, text: TextConfig, out: str, resume: bool, info: Dist) -> Preprocessor:
-    """The run's preprocessing, identical on every rank and across --resume: rank 0 fits it (or, when
-    resuming, reads the one the run started with) and sends its JSON state to the other ranks.
-    Subword training is not bit-reproducible (tie-breaking in `tokenizers`), so it is fitted only once."""
-    saved = Path(out) / PREPROCESSOR_FILE
-    state: dict[str, Any] | None = None
-    if info.rank == 0:
-        if resume and saved.is_file():
-            state = json.loads(saved.read_text())
-        else:
-            state = _fit_preprocessor(data, text).state_dict()
-    return preprocessor_from_state(json_from_rank0(state, info), expect=None)
-
-
 AUTO_BATCH_FILE = "batch_size.json"  # the batch size --batch-size auto found (reused by --resume)
+
+
+def _once_per_run(out: str, name: str, resume: bool, info: Dist, decide: Callable[[], Any]) -> Any:
+    """A JSON value decided once for a run and the same on every rank: rank 0 decides it (or, on --resume,
+    reads back the one the run started with from `out/name`) and sends it to the others.
+    `_keep_for_resume` writes it into the run folder once that exists."""
+    value = None
+    if info.rank == 0:
+        saved = Path(out) / name
+        value = json.loads(saved.read_text()) if resume and saved.is_file() else decide()
+    return json_from_rank0(value, info)
+
+
+def _keep_for_resume(run_dir: Path, name: str, value: Any, info: Dist) -> None:
+    def work() -> None:
+        (run_dir / name).write_text(json.dumps(value))
+
+    on_rank0(work, info)
+
+
+def _fitted_once(
+    data: Loaded, text: TextConfig, out: str, resume: bool, info: Dist, cleaned: bool = False
+) -> Preprocessor:
+    """The run's preprocessing, identical on every rank and across --resume. Subword training is not
+    bit-reproducible (tie-breaking in `tokenizers`), so it is fitted only once."""
+    state = _once_per_run(
+        out, PREPROCESSOR_FILE, resume, info, lambda: _fit_preprocessor(data, text, cleaned).state_dict()
+    )
+    return preprocessor_from_state(state, expect=None)
 
 
 def _resolved_loop(
@@ -106,34 +122,18 @@ def _resolved_loop(
     """`loop` with --batch-size auto replaced by the largest batch that fits (found on rank 0, shared)."""
     if loop.batch_size:
         return loop
-    saved = Path(out) / AUTO_BATCH_FILE
-    found = 0
-    if info.rank == 0:
-        if resume and saved.is_file():
-            found = int(json.loads(saved.read_text())["batch_size"])
-        else:
-            device = pick_device(info)
-            found = auto_batch_size(objective, x, y, lengths, resolve_precision(loop.precision, device), device)
-    found = int(json_from_rank0(found, info))
+
+    def search() -> dict[str, int]:
+        device = pick_device(info)
+        precision = resolve_precision(loop.precision, device)
+        return {"batch_size": auto_batch_size(objective, x, y, lengths, precision, device)}
+
+    found = int(_once_per_run(out, AUTO_BATCH_FILE, resume, info, search)["batch_size"])
     print(f"--batch-size auto: {found} per process")
     return dataclasses.replace(loop, batch_size=found)
 
 
-def _keep_batch_size(run_dir: Path, loop: LoopConfig, info: Dist) -> None:
-    def work() -> None:
-        (run_dir / AUTO_BATCH_FILE).write_text(json.dumps({"batch_size": loop.batch_size}))
-
-    on_rank0(work, info)
-
-
-def _keep_preprocessor(run_dir: Path, preprocessor: Preprocessor, info: Dist) -> None:
-    def work() -> None:
-        (run_dir / PREPROCESSOR_FILE).write_text(json.dumps(preprocessor.state_dict()))
-
-    on_rank0(work, info)
-
-
-def _tensor(preprocessor: Preprocessor, data: Loaded) -> torch.Tensor:
+def _tensor(preprocessor: Preprocessor, data: Loaded, cleaned: bool = False) -> torch.Tensor:
     """The model input for every example: normalised (N, C, H, W) floats or (N, T) token ids."""
     if isinstance(preprocessor, ImageNormalizer):
         if not isinstance(data, ImageSet):
@@ -141,7 +141,7 @@ def _tensor(preprocessor: Preprocessor, data: Loaded) -> torch.Tensor:
         return preprocessor.transform(data.images)
     if not isinstance(data, TextSet):
         raise DataError(f"{data.source}: is images, but this model was trained on text; give texts")
-    return preprocessor.transform(data.texts)
+    return preprocessor.transform(data.texts, cleaned=cleaned)
 
 
 def _lengths(x: torch.Tensor, preprocessor: Preprocessor) -> torch.Tensor | None:
@@ -266,9 +266,9 @@ class Pretrainer:
             self.estimate_ = estimate(objective, stream, loop, info)
             return self
         run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)  # inputs are valid: now touch --out
-        _keep_preprocessor(run_dir, preprocessor, info)
+        _keep_for_resume(run_dir, PREPROCESSOR_FILE, preprocessor.state_dict(), info)
         if not cfg.loop.batch_size:
-            _keep_batch_size(run_dir, loop, info)
+            _keep_for_resume(run_dir, AUTO_BATCH_FILE, {"batch_size": loop.batch_size}, info)
         stream = BatchStream(x, None, loop.batch_size, loop.seed, info.rank, info.world, lengths=lengths)
         result = train(objective, stream, loop, run_dir, info, resume=cfg.resume, stop_at=stop_at, desc="pretrain")
         if result.stopped == "interrupted":
@@ -328,18 +328,20 @@ class Pretrainer:
             return normalizer, images, None, about, {"memory_mapped": True}
         raw = _read(spec, cfg.data_dir, cfg.text, labels=False)
         corpus: dict[str, Any] = {}
+        cleaned = isinstance(raw, TextSet)  # prepare_corpus applies the pipeline's cutting and cleaning
         if isinstance(raw, TextSet):
             held_out = _read(cfg.text.holdout, cfg.data_dir, cfg.text, labels=False) if cfg.text.holdout else None
             held = held_out.texts if isinstance(held_out, TextSet) else None
             limit = cfg.text.max_length * CHARS_PER_TOKEN_BOUND
             texts, corpus = prepare_corpus(raw.texts, cfg.text.clean, cfg.text.dedup, held, raw.source, limit)
             raw = TextSet(texts, source=raw.source)
-        preprocessor = _fitted_once(raw, cfg.text, cfg.out, cfg.resume, info)
-        x = _tensor(preprocessor, raw)
-        if isinstance(preprocessor, TextPipeline):
-            corpus.update(tokens=int(x.ne(preprocessor.pad_id).sum()), truncated=preprocessor.truncated_count)
+        preprocessor = _fitted_once(raw, cfg.text, cfg.out, cfg.resume, info, cleaned)
+        x = _tensor(preprocessor, raw, cleaned)
+        lengths = _lengths(x, preprocessor)
+        if isinstance(preprocessor, TextPipeline) and lengths is not None:
+            corpus.update(tokens=int(lengths.sum()), truncated=preprocessor.truncated_count)
         about = {"source": raw.source, "n": len(raw), "fingerprint": raw.fingerprint()}
-        return preprocessor, x, _lengths(x, preprocessor), about, corpus
+        return preprocessor, x, lengths, about, corpus
 
 
 class Model:
@@ -541,7 +543,7 @@ class FineTuner:
         if isinstance(loaded, TextSet) and len(pool):
             pool, leaks = _without_leakage(loaded, split.pool, np.concatenate([split.train, split.val]), test)
         run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)
-        _keep_preprocessor(run_dir, preprocessor, info)
+        _keep_for_resume(run_dir, PREPROCESSOR_FILE, preprocessor.state_dict(), info)
         x = _tensor(preprocessor, loaded)
         y = torch.from_numpy(loaded.labels if targets is None else targets)
         tensors_in = LabelledTensors(x[split.train], y[split.train], x[split.val], y[split.val], x[pool])
@@ -563,7 +565,7 @@ class FineTuner:
             x_train = tensors_in.x_train
             lengths = None if x_train.is_floating_point() else token_counts(model, x_train)
             loop = _resolved_loop(cfg.loop, probe, x_train, tensors_in.y_train, lengths, cfg.out, cfg.resume, info)
-            _keep_batch_size(run_dir, loop, info)
+            _keep_for_resume(run_dir, AUTO_BATCH_FILE, {"batch_size": loop.batch_size}, info)
             run_cfg = dataclasses.replace(cfg, loop=loop)
         try:
             summary = finetune(model, tensors_in, run_cfg, run_dir, info, cfg.resume, stop_at)
@@ -641,13 +643,10 @@ def _without_leakage(
     data: TextSet, pool: np.ndarray, labelled: np.ndarray, test: Loaded | None
 ) -> tuple[np.ndarray, int]:
     """Pool indices minus those whose text duplicates a train/validation/test text (exact, normalised)."""
-    from ptft.data.dedup import text_hash
-
-    held = {text_hash(data.texts[i]) for i in labelled.tolist()}
-    if isinstance(test, TextSet):
-        held |= {text_hash(t) for t in test.texts}
-    keep = np.array([text_hash(data.texts[i]) not in held for i in pool.tolist()], dtype=bool)
-    return pool[keep], int((~keep).sum())
+    held = [data.texts[i] for i in labelled.tolist()] + (test.texts if isinstance(test, TextSet) else [])
+    _, report = leakage((data.texts[i] for i in pool.tolist()), held, near=False)
+    leaked = np.array(sorted(report.exact), dtype=np.int64)
+    return np.delete(pool, leaked), len(leaked)
 
 
 def _load_encoder_strictly(model: Classifier, tensors: dict[str, torch.Tensor], source: str) -> None:

@@ -44,12 +44,13 @@ class TextPipeline:
         self.tokenizer.fit(texts)
         return self
 
-    def transform(self, texts: Sequence[str]) -> torch.Tensor:
-        """Texts -> (N, T) int64 token ids, right-padded with `pad_id` to the longest text."""
+    def transform(self, texts: Sequence[str], cleaned: bool = False) -> torch.Tensor:
+        """Texts -> (N, T) int64 token ids, right-padded with `pad_id` to the longest text.
+        `cleaned`: the texts were already cut and cleaned by these steps (a prepared pre-training corpus)."""
         if isinstance(texts, str):
             raise DataError("TextPipeline.transform needs a list of strings, got a single str; wrap it in a list")
         limit = self.tokenizer.max_length * CHARS_PER_TOKEN_BOUND
-        ids, _ = self.tokenizer.transform([self.clean(text[:limit]) for text in texts])
+        ids, _ = self.tokenizer.transform(list(texts) if cleaned else [self.clean(text[:limit]) for text in texts])
         return ids
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
