@@ -8,7 +8,7 @@ STAMP := $(VENV)/.ptft-installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 WORDNET := /usr/share/wordnet/data.noun
 
-.PHONY: demo demo-text test test-faults lint bench data clean-venv
+.PHONY: demo demo-text test test-faults fuzz-explore lint bench data clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,6 +44,11 @@ test: $(STAMP)
 test-faults: $(STAMP)
 	PTFT_FAULTS=1 $(BIN)/python -m pytest -q tests/test_kill.py
 	PTFT_FUZZ_CASES=1500 $(BIN)/python -m pytest -q -W ignore::UserWarning tests/test_fuzz.py
+
+# Fresh random fuzz cases (not in CI, which must be reproducible): FUZZ_CASES per target.
+FUZZ_CASES ?= 5000
+fuzz-explore: $(STAMP)
+	PTFT_FUZZ_EXPLORE=1 PTFT_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest -q -W ignore::UserWarning tests/test_fuzz.py
 
 bench: $(STAMP) data
 	$(BIN)/python bench/fashion_mnist.py

@@ -145,7 +145,7 @@ class TokenShards:
             index = json.loads(index_path.read_text())
             dtype = np.dtype(index["dtype"])
             shards = index["shards"]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise DataError(f"{index_path}: malformed index ({exc})") from None
         self.pipeline = TextPipeline.from_state(json.loads((self.folder / PIPELINE).read_text()))
         self.pad_id = self.pipeline.pad_id

@@ -47,7 +47,7 @@ def build_encoder(spec: dict[str, Any]) -> Encoder:
     factory = ENCODERS.get(name)
     try:
         return factory(**spec)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"encoder '{name}': {exc}") from None
 
 

@@ -97,6 +97,6 @@ class ImageNormalizer:
             norm.channels_ = int(state["channels"])
             norm.mean_ = [float(v) for v in state["mean"]]
             norm.std_ = [float(v) for v in state["std"]]
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
             raise DataError(f"image preprocessor state is malformed ({exc!r}): {state}") from None
         return norm
