@@ -186,3 +186,46 @@ def test_malformed_state_and_kind_checks(fitted: TextTokenizer) -> None:
     with pytest.raises(BundleError, match="'text' preprocessor"):
         preprocessor_from_state(state)  # the image pipeline's default refuses a text bundle clearly
     assert isinstance(preprocessor_from_state(state, expect=None).tokenizer, TextTokenizer)
+
+
+FIT_IN_A_FRESH_PROCESS = """
+import hashlib, json, sys
+from tests.conftest import synthetic_texts
+from ptft.preprocess import TextTokenizer
+tokenizer = TextTokenizer(sys.argv[1], vocab_size=int(sys.argv[2]), max_length=16).fit(synthetic_texts(256).texts)
+print(hashlib.sha256(json.dumps(tokenizer.state_dict(), sort_keys=True).encode()).hexdigest())
+"""
+
+
+@pytest.mark.parametrize(("kind", "vocab_size"), [("wordpiece", 120), ("wordpiece", 400), ("bpe", 300)])
+def test_fitting_is_reproducible_across_processes(kind: str, vocab_size: int) -> None:
+    """Hugging Face's WordPieceTrainer gives another vocabulary in every process (its hash maps are seeded at
+    random); ptft's WordPiece training must not, or two runs with one seed would differ."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", FIT_IN_A_FRESH_PROCESS, kind, str(vocab_size)],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        for _ in range(3)
+    }  # fmt: skip
+    assert len(digests) == 1
+
+
+def test_wordpiece_vocabulary_marks_word_inner_pieces() -> None:
+    from tests.conftest import synthetic_texts
+
+    tokenizer = TextTokenizer(vocab_size=120, max_length=32).fit(synthetic_texts(256).texts)
+    vocab = tokenizer.tokenizer_.get_vocab()
+    assert len(vocab) <= 120
+    assert all(not token.startswith("##") or len(token) > 2 for token in vocab)
+    assert {"##e", "e"} <= set(vocab)  # a letter both starting a word and inside one
+    pieces = tokenizer.tokenizer_.encode("harbours").tokens
+    assert pieces[1] == "[CLS]" or pieces[0] == "[CLS]"
+    inner = [p for p in pieces if p not in ("[CLS]", "[SEP]", "[PAD]")]
+    assert inner[0][:2] != "##" and all(p.startswith("##") for p in inner[1:])
+    assert tokenizer.tokenizer_.decode(tokenizer.tokenizer_.encode("harbours").ids) == "harbours"

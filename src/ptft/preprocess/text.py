@@ -21,6 +21,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from ptft.errors import ConfigError, DataError
+from ptft.preprocess.wordpiece import count_words, train_wordpiece
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 KINDS = ("wordpiece", "bpe")
@@ -50,7 +51,7 @@ class TextTokenizer:
         self.max_length = int(max_length)
         self.lowercase = bool(lowercase)
 
-    def _new_tokenizer(self) -> tuple[Tokenizer, trainers.Trainer]:
+    def _new_tokenizer(self) -> tuple[Tokenizer, trainers.Trainer | None]:
         # BertNormalizer puts spaces around CJK ideographs (handle_chinese_chars), so each becomes a word.
         steps = [
             normalizers.NFKC(),
@@ -58,18 +59,11 @@ class TextTokenizer:
                 clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=self.lowercase
             ),
         ]
-        trainer: trainers.Trainer
+        trainer: trainers.Trainer | None = None  # WordPiece is trained by ptft.preprocess.wordpiece
         if self.tokenizer_kind == "wordpiece":
             tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
             tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
             tokenizer.decoder = decoders.WordPiece()
-            # The trainer keeps each alphabet character and its "##" form: cap both within vocab_size.
-            trainer = trainers.WordPieceTrainer(
-                vocab_size=self.vocab_size,
-                special_tokens=SPECIAL_TOKENS,
-                limit_alphabet=(self.vocab_size - len(SPECIAL_TOKENS)) // 2,
-                show_progress=False,
-            )
         else:
             tokenizer = Tokenizer(models.BPE())
             tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
@@ -110,7 +104,12 @@ class TextTokenizer:
             if batch:
                 yield batch
 
-        tokenizer.train_from_iterator(batches(), trainer=trainer)
+        if trainer is None:  # reproducible WordPiece: see ptft.preprocess.wordpiece
+            vocab = train_wordpiece(count_words(tokenizer, batches()), self.vocab_size, SPECIAL_TOKENS)
+            tokenizer.model = models.WordPiece(vocab, unk_token="[UNK]")
+            tokenizer.add_special_tokens(SPECIAL_TOKENS)  # as the trainers do: matched whole, skipped by decode
+        else:
+            tokenizer.train_from_iterator(batches(), trainer=trainer)
         if seen["nonblank"] == 0:
             raise DataError(
                 f"TextTokenizer.fit got {seen['texts']} texts and none has any characters; pass the training corpus"
