@@ -140,3 +140,42 @@ def test_sigterm_stops_both_torchrun_ranks_at_the_same_step(tmp_path: Path, labe
     assert len(saved) == 1  # one complete checkpoint, written once (rank 0) for the step both ranks stopped at
     load_checkpoint(saved[0], rank=0)
     load_checkpoint(saved[0], rank=1)  # both ranks' random states are in it
+
+
+@pytest.mark.parametrize("version", ["2.5.1", "2.5.1+cpu", "1.13.0", "garbage"])
+def test_torch_older_than_2_6_is_refused(version: str) -> None:
+    from ptft.safety import check_torch_version
+
+    with pytest.raises(ImportError, match=r"torch >= 2\.6.*CVE-2025-32434.*pip install"):
+        check_torch_version(version)
+
+
+@pytest.mark.parametrize("version", ["2.6.0", "2.13.0+cpu", "3.0.0a0"])
+def test_torch_2_6_and_newer_is_accepted(version: str) -> None:
+    from ptft.safety import check_torch_version
+
+    check_torch_version(version)
+
+
+class WorkerSeed:
+    """Rows whose values are the torch seed of the process that gathers them (a loader worker)."""
+
+    def __len__(self) -> int:
+        return 64
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        return torch.full((len(index), 1), torch.initial_seed() % 2**62, dtype=torch.int64)
+
+
+def test_loader_workers_get_distinct_seeds_that_follow_the_run_seed() -> None:
+    from ptft.train.batches import BatchStream
+
+    def seeds(run_seed: int) -> list[int]:
+        stream = BatchStream(WorkerSeed(), None, 8, seed=run_seed, workers=2)
+        drawn = [int(stream.next()[0][0, 0]) for _ in range(6)]
+        stream.close()
+        return drawn
+
+    first = seeds(0)
+    assert len(set(first)) == 2 and torch.initial_seed() % 2**62 not in first  # two workers, neither the main
+    assert seeds(0) == first and set(seeds(1)).isdisjoint(first)

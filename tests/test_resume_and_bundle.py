@@ -84,6 +84,70 @@ def test_pretrain_interrupted_and_resumed_equals_uninterrupted(
     assert not (tmp_path / "B" / "resume").exists()  # finished: nothing left to resume
 
 
+def _sigterm_at_micro_batch(monkeypatch: pytest.MonkeyPatch, micro_batch: int) -> None:
+    """Deliver a real SIGTERM to this process while the loop draws micro-batch number `micro_batch`."""
+    from ptft.train.batches import BatchStream
+
+    drawn = {"n": 0}
+    original = BatchStream.next
+
+    def next_then_maybe_term(self: BatchStream) -> Any:
+        drawn["n"] += 1
+        if drawn["n"] == micro_batch:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self)
+
+    monkeypatch.setattr(BatchStream, "next", next_then_maybe_term)
+
+
+@pytest.mark.parametrize(
+    ("data", "accumulate", "cut"),
+    [
+        ("images", 2, "mid-epoch"),  # SIGTERM after step 3 of 8 per epoch
+        ("images", 2, "epoch-boundary"),  # after step 8: 8 steps x 2 micro-batches x 8 images = the 128 images
+        ("images", 2, "mid-accumulation"),  # SIGTERM between the two micro-batches of step 5
+        ("texts", 2, "mid-accumulation"),  # MLM: random masking, length-bucketed batches
+        ("texts", 1, "epoch-boundary"),
+    ],
+)
+def test_exact_resume_with_dropout_two_loader_workers_and_accumulation(
+    data: str,
+    accumulate: int,
+    cut: str,
+    labelled_images: ImageSet,
+    labelled_texts: Any,
+    tiny: dict[str, Any],
+    metrics: Metrics,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cut and resumed, a run with dropout, shuffling, 2 loader worker processes and gradient accumulation
+    logs the same losses and gradient norms and ends with the same weights, bit for bit, as a run never cut;
+    and the loader workers change nothing: the same run with 0 workers is identical too."""
+    samples = labelled_images if data == "images" else labelled_texts
+    steps_per_epoch = len(samples) // (tiny["batch_size"] * accumulate)
+    options = dict(tiny, dropout=0.1, workers=2, steps=steps_per_epoch + 4, log_every=1, accumulate=accumulate)
+    options |= {"encoder": "vit", "objective": "mae"} if data == "images" else {"max_length": 16, "vocab_size": 200}
+    Pretrainer(out=str(tmp_path / "A"), **options).fit(samples)
+    Pretrainer(out=str(tmp_path / "no-workers"), **{**options, "workers": 0}).fit(samples)
+
+    stop_at = {"mid-epoch": 3, "epoch-boundary": steps_per_epoch}.get(cut, 0)
+    if cut == "mid-accumulation":
+        _sigterm_at_micro_batch(monkeypatch, 4 * accumulate + 1)  # the first micro-batch of step 5
+    with pytest.raises(RunInterrupted, match="--resume"):
+        Pretrainer(out=str(tmp_path / "B"), **options).fit(samples, stop_at=stop_at)
+    monkeypatch.undo()
+    saved = sorted((tmp_path / "B" / "resume").glob("step-*"))
+    assert [p.name for p in saved] == [f"step-{stop_at or 5:08d}"]  # a signal mid-step saves after that step
+    Pretrainer(out=str(tmp_path / "B"), resume=True, **{**options, "workers": 1}).fit(samples)
+
+    a = losses(metrics, tmp_path / "A")
+    assert len(a) == steps_per_epoch + 4
+    assert a == losses(metrics, tmp_path / "B") == losses(metrics, tmp_path / "no-workers")
+    assert tensors_equal(tmp_path / "A" / "model.safetensors", tmp_path / "B" / "model.safetensors")
+    assert tensors_equal(tmp_path / "A" / "model.safetensors", tmp_path / "no-workers" / "model.safetensors")
+
+
 def test_sigterm_saves_a_checkpoint_that_resumes(npz_path: Path, metrics: Metrics, tmp_path: Path) -> None:
     """A real pre-emption: SIGTERM to `ptft pretrain` mid-run -> exit code 3, a checkpoint, a resumable run."""
     out = tmp_path / "run"

@@ -43,7 +43,7 @@ def test_txt_reads_chinese_and_strips_bom_and_blank_lines(tmp_path: Path) -> Non
 def test_invalid_utf8_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.txt"
     path.write_bytes(b"good one\nbad \xff byte\ngood two\n")
-    with pytest.raises(DataError, match=r"bad\.txt:2: invalid UTF-8.*skip_bad=True"):
+    with pytest.raises(DataError, match=r"bad\.txt:2: invalid UTF-8.*re-encode.*--skip-bad N"):
         list(read_texts(path))
 
 
@@ -52,9 +52,29 @@ def test_invalid_utf8_is_a_counted_skip_with_skip_bad(tmp_path: Path) -> None:
     path.write_bytes(b"good one\nbad \xff byte\ngood two\n\xc3\x28\n")
     stats = ReadStats()
     with pytest.warns(UserWarning, match="skipped 2 bad line"):
-        examples = list(read_texts(path, skip_bad=True, stats=stats))
+        examples = list(read_texts(path, skip_bad=2, stats=stats))
     assert texts_of(examples) == ["good one", "good two"]
     assert stats.skipped == 2 and ":2:" in stats.skipped_at[0] and ":4:" in stats.skipped_at[1]
+
+
+def test_skip_bad_is_a_budget_and_the_next_bad_line_fails(tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"good one\nbad \xff byte\ngood two\n\xc3\x28\nthird \xfe\n")
+    stats = ReadStats()
+    with pytest.raises(DataError, match=r"bad\.txt:4: invalid UTF-8.*1 bad records were already skipped.*"
+                       r"--skip-bad 1.*first: .*bad\.txt:2.*fix the data, or raise --skip-bad"):  # fmt: skip
+        list(read_texts(path, skip_bad=1, stats=stats))
+    assert stats.skipped == 1 and stats.limit == 1
+    with pytest.warns(UserWarning, match="skipped 3 bad line"):
+        assert texts_of(list(read_texts(path, skip_bad=3))) == ["good one", "good two"]
+
+
+@pytest.mark.parametrize("budget", [-1, True, 1.5, "2"])
+def test_skip_bad_must_be_a_whole_number_at_least_zero(tmp_path: Path, budget: object) -> None:
+    path = tmp_path / "ok.txt"
+    path.write_text("fine\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="number of bad records to skip"):
+        read_texts(path, skip_bad=budget)  # type: ignore[arg-type]
 
 
 def test_folder_one_example_per_file_labelled_by_subfolder(tmp_path: Path) -> None:
@@ -99,7 +119,7 @@ def test_jsonl_missing_column_and_bad_json(tmp_path: Path) -> None:
         list(read_texts(path))
     stats = ReadStats()
     with pytest.warns(UserWarning, match="skipped 1 bad line"):
-        examples = list(read_texts(path, skip_bad=True, stats=stats))
+        examples = list(read_texts(path, skip_bad=1, stats=stats))
     assert texts_of(examples) == ["ok", "fine"] and stats.skipped == 1
 
 
@@ -129,7 +149,7 @@ def test_csv_missing_column_lists_header_and_bad_rows_fail(tmp_path: Path) -> No
         list(read_texts(path))
     stats = ReadStats()
     with pytest.warns(UserWarning, match="skipped 1 bad line"):
-        examples = list(read_texts(path, skip_bad=True, stats=stats))
+        examples = list(read_texts(path, skip_bad=5, stats=stats))
     assert texts_of(examples) == ["fine", "ok"] and stats.skipped == 1
 
 

@@ -154,10 +154,11 @@ def test_invalid_utf8_names_file_and_line(tmp_path: Path, capsys: pytest.Capture
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"fine line\nbroken \xff\xfe line\n")
     code, err = run(["pretrain", "--data", str(bad), "--out", str(tmp_path / "r"), *TINY], capsys)
-    assert code == 2 and f"{bad}:2" in err and "skip" in err
-    argv = ["pretrain", "--data", str(bad), "--out", str(tmp_path / "r"), "--skip-bad", "--steps", "1", *TINY]
+    assert code == 2 and f"{bad}:2" in err and "--skip-bad N" in err
+    argv = ["pretrain", "--data", str(bad), "--out", str(tmp_path / "r"), "--skip-bad", "1", "--steps", "1", *TINY]
     with pytest.warns(UserWarning, match="skipped 1"):
         assert cli.main(argv) == 0
+    assert json.loads((tmp_path / "r" / "ptft.json").read_text())["data"]["skipped"] == 1
 
 
 def test_missing_text_or_label_column(

@@ -66,6 +66,11 @@ def _read(data: DataLike, data_dir: str = "", text: TextConfig | None = None, la
     return read_data(data, data_dir, text.text_column, text.label_column if labels else None, text.skip_bad)
 
 
+def _skips(data: Loaded) -> dict[str, Any]:
+    """The bad records the read of `data` skipped (--skip-bad N), for a bundle's data report; {} when none."""
+    return {"skipped": data.skipped, "skipped_at": list(data.skipped_at)} if data.skipped else {}
+
+
 def _fit_preprocessor(data: Loaded, text: TextConfig, cleaned: bool = False) -> Preprocessor:
     """A new preprocessing fitted on `data` (normalisation statistics, or the subword vocabulary).
     `cleaned`: the texts already went through the cleaning transforms (`prepare_corpus`)."""
@@ -78,6 +83,7 @@ def _fit_preprocessor(data: Loaded, text: TextConfig, cleaned: bool = False) -> 
 
 PREPROCESSOR_FILE = "preprocessor.json"  # the fitted preprocessing of a run in progress (for --resume)
 AUTO_BATCH_FILE = "batch_size.json"  # the batch size --batch-size auto found (reused by --resume)
+FREE_ON_RESUME = {"workers", "progress"}  # options that do not change what a run computes
 
 
 def _once_per_run(out: str, name: str, resume: bool, info: Dist, decide: Callable[[], Any]) -> Any:
@@ -205,7 +211,9 @@ def _start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist)
             raise BundleError(f"{run_dir} holds a finished run; there is nothing to resume (use another --out)")
         if resume and path.is_file():
             before, now = flatten(json.loads(path.read_text())), flatten(current)
-            changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+            changed = sorted(
+                k for k in set(before) | set(now) if before.get(k) != now.get(k) and k not in FREE_ON_RESUME
+            )
             if changed:
                 raise ConfigError(
                     f"--resume with a changed config ({', '.join(changed)}) in {run_dir}; resume with the "
@@ -262,14 +270,14 @@ class Pretrainer:
         objective = build_objective(objective_name, encoder, **options)
         loop = _resolved_loop(cfg.loop, objective, x, None, lengths, cfg.out, cfg.resume, info)
         if cfg.dry_run:
-            stream = BatchStream(x, None, loop.batch_size, loop.seed, info.rank, info.world, lengths=lengths)
+            stream = BatchStream(x, None, loop.batch_size, loop.seed, info.rank, info.world, lengths, loop.workers)
             self.estimate_ = estimate(objective, stream, loop, info)
             return self
         run_dir = _start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)  # inputs are valid: now touch --out
         _keep_for_resume(run_dir, PREPROCESSOR_FILE, preprocessor.state_dict(), info)
         if not cfg.loop.batch_size:
             _keep_for_resume(run_dir, AUTO_BATCH_FILE, {"batch_size": loop.batch_size}, info)
-        stream = BatchStream(x, None, loop.batch_size, loop.seed, info.rank, info.world, lengths=lengths)
+        stream = BatchStream(x, None, loop.batch_size, loop.seed, info.rank, info.world, lengths, loop.workers)
         result = train(objective, stream, loop, run_dir, info, resume=cfg.resume, stop_at=stop_at, desc="pretrain")
         if result.stopped == "interrupted":
             raise _interrupted("pretrain", run_dir, result.steps, result.total_steps)
@@ -297,6 +305,7 @@ class Pretrainer:
         }
         _finish_run(run_dir, meta, {f"encoder.{k}": v for k, v in encoder.state_dict().items()}, info)
         self.run_dir, self.result, self.corpus_ = run_dir, result, corpus
+        self.data_: dict[str, Any] = {**about, **corpus}  # the bundle's data report
         return self
 
     def _inputs(
@@ -327,6 +336,7 @@ class Pretrainer:
             about = {"source": spec, "n": len(images), "fingerprint": f"npy:{Path(spec).stat().st_size}"}
             return normalizer, images, None, about, {"memory_mapped": True}
         raw = _read(spec, cfg.data_dir, cfg.text, labels=False)
+        skips = _skips(raw)  # before the corpus steps replace `raw`
         corpus: dict[str, Any] = {}
         cleaned = isinstance(raw, TextSet)  # prepare_corpus applies the pipeline's cutting and cleaning
         if isinstance(raw, TextSet):
@@ -340,7 +350,7 @@ class Pretrainer:
         lengths = _lengths(x, preprocessor)
         if isinstance(preprocessor, TextPipeline) and lengths is not None:
             corpus.update(tokens=int(lengths.sum()), truncated=preprocessor.truncated_count)
-        about = {"source": raw.source, "n": len(raw), "fingerprint": raw.fingerprint()}
+        about = {"source": raw.source, "n": len(raw), "fingerprint": raw.fingerprint(), **skips}
         return preprocessor, x, lengths, about, corpus
 
 
@@ -446,9 +456,11 @@ def map_labels(data: Loaded, label_names: list[str]) -> np.ndarray:
         if name not in index:
             close = difflib.get_close_matches(name, label_names, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
+            with_it = np.flatnonzero(data.labels == k)
+            first = f"; {len(with_it)} example(s) have it, first {data.ids[int(with_it[0])]}" if len(with_it) else ""
             raise DataError(
                 f"{data.source}: label '{name}' is not among the {len(label_names)} labels the model was "
-                f"trained on{hint}: {', '.join(label_names)}"
+                f"trained on{hint}: {', '.join(label_names)}{first}; relabel those examples or leave them out"
             )
         lookup[k] = index[name]
     labelled = data.labels >= 0
@@ -478,7 +490,7 @@ def load(path: str | Path) -> Model:
     meta, tensors = read_bundle(path)
     try:
         return Model.from_bundle(meta, tensors, Path(path))
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         # The hashes matched, so the file is what was written - but not what this ptft writes.
         raise BundleError(f"{Path(path) / 'ptft.json'} does not describe a model ptft can build: {exc!r}") from None
 
@@ -584,6 +596,9 @@ class FineTuner:
         )
         if test is not None:
             metrics["test"] = self.model_.evaluate(test)
+        data_report = {"source": loaded.source, "n": len(loaded), "fingerprint": loaded.fingerprint(), **_skips(loaded)}
+        if test is not None and test.skipped:
+            data_report["test"] = {"source": test.source, "n": len(test), **_skips(test)}
         meta = {
             "kind": "finetune",
             "modality": encoder.modality,
@@ -593,7 +608,7 @@ class FineTuner:
             "head": head_meta,
             "label_names": label_names,
             "pretrained_from": origin or None,
-            "data": {"source": loaded.source, "n": len(loaded), "fingerprint": loaded.fingerprint()},
+            "data": data_report,
             "metrics": metrics,
         }
         _finish_run(run_dir, meta, model.state_dict(), info)

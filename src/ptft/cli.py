@@ -97,6 +97,16 @@ def parse(argv: list[str]) -> tuple[str, Any]:
     return command, cfgmod.build(cls, values)
 
 
+def _print_skips(data: dict[str, Any], report: Path) -> None:
+    """One line when the read skipped bad records (--skip-bad N): how many, the first, where the rest are listed."""
+    for part in (data, data.get("test") or {}):
+        if part.get("skipped"):
+            print(
+                f"skipped {part['skipped']} bad record(s) of {part['source']} (--skip-bad), first: "
+                f'{part["skipped_at"][0]}; listed under "data" in {report}'
+            )
+
+
 def _pretrain(cfg: PretrainConfig) -> None:
     from ptft.api import Pretrainer
 
@@ -110,6 +120,7 @@ def _pretrain(cfg: PretrainConfig) -> None:
         f"pre-trained {r.steps} steps in {r.seconds / 60:.1f} min (final loss {r.last_loss:.4f}); "
         f"bundle: {trainer.run_dir}"
     )
+    _print_skips(trainer.data_, trainer.run_dir / "ptft.json")
 
 
 def _finetune(cfg: FinetuneConfig) -> None:
@@ -123,11 +134,13 @@ def _finetune(cfg: FinetuneConfig) -> None:
         if "test" in m:
             line += f"; test RMSE {m['test']['rmse']:.4g}, Spearman {m['test']['spearman']:.3f}"
         print(f"{line}; bundle: {tuner.run_dir}")
+        _print_skips(tuner.model_.meta["data"], tuner.run_dir / "ptft.json")
         return
     line = f"fine-tuned ({cfg.strategy}) {m['steps']} steps; validation accuracy {100 * (m['val_accuracy'] or 0):.1f} %"
     if "test" in m:
         line += f"; test accuracy {100 * m['test']['accuracy']:.1f} %, macro-F1 {100 * m['test']['macro_f1']:.1f} %"
     print(f"{line}; bundle: {tuner.run_dir}")
+    _print_skips(tuner.model_.meta["data"], tuner.run_dir / "ptft.json")
 
 
 def _evaluate(cfg: EvaluateConfig) -> None:
@@ -192,18 +205,21 @@ def _demo(cfg: DemoConfig) -> None:
     run_demo(cfg)
 
 
-def _text_examples(cfg: InspectConfig | CleanCommandConfig) -> Any:
+def _text_examples(cfg: InspectConfig | CleanCommandConfig) -> tuple[Any, Any]:
+    """-> (the corpus's examples, streamed; the ReadStats that counts the bad lines skipped on the way)."""
     from ptft.data.text import ReadStats, read_texts
 
     if not cfg.data:
         raise PtftError("give the corpus: ptft data inspect|clean PATH")
-    return read_texts(cfg.data, cfg.text_column, cfg.label_column or None, cfg.skip_bad, stats=ReadStats())
+    stats = ReadStats()
+    return read_texts(cfg.data, cfg.text_column, cfg.label_column or None, cfg.skip_bad, stats=stats), stats
 
 
 def _data_inspect(cfg: InspectConfig) -> None:
     from ptft.data.inspect import format_inspection, inspect_texts
 
-    print(format_inspection(inspect_texts(_text_examples(cfg), near=cfg.near)))
+    examples, stats = _text_examples(cfg)
+    print(format_inspection(inspect_texts(examples, near=cfg.near, stats=stats)))
 
 
 def _data_clean(cfg: CleanCommandConfig) -> None:
@@ -213,12 +229,15 @@ def _data_clean(cfg: CleanCommandConfig) -> None:
     if not cfg.out:
         raise PtftError("data clean needs --out FILE.jsonl (or .txt for texts without labels)")
     options = CleanConfig(min_chars=cfg.min_chars, max_chars=cfg.max_chars, garble_filter=cfg.garble_filter)
-    report = clean_texts_to_file(_text_examples(cfg), Path(cfg.out), options, cfg.dedup, cfg.overwrite)
+    examples, stats = _text_examples(cfg)
+    report = clean_texts_to_file(examples, Path(cfg.out), options, cfg.dedup, cfg.overwrite, stats=stats)
     removed = ", ".join(f"{k} {v}" for k, v in report["removed"].items() if v) or "nothing"
     print(
         f"kept {report['kept']} of {report['read']} texts (removed: {removed}) in {report['seconds']:.1f} s, "
         f"{report['lines_per_second']:,.0f} lines/s; wrote {report['output']}"
     )
+    if report["skipped"]:
+        print(f"skipped {report['skipped']} bad line(s) (--skip-bad), first: {report['skipped_at'][0]}")
 
 
 def _data_prepare(cfg: PrepareConfig) -> None:
@@ -233,8 +252,11 @@ def _data_prepare(cfg: PrepareConfig) -> None:
     if not cfg.data or not cfg.out:
         raise PtftError("data prepare needs the corpus and --out FOLDER: ptft data prepare corpus.txt --out shards/")
 
+    passes: list[ReadStats] = []  # one per read of the corpus: fitting the tokenizer, writing the shards
+
     def texts() -> Any:
-        return (e.text for e in read_texts(cfg.data, cfg.text_column, None, cfg.skip_bad, stats=ReadStats()))
+        passes.append(ReadStats())
+        return (e.text for e in read_texts(cfg.data, cfg.text_column, None, cfg.skip_bad, stats=passes[-1]))
 
     saved = Path(cfg.out) / "preprocessor.json"
     if saved.is_file():  # resuming: the tokenizer the preparation started with
@@ -251,6 +273,8 @@ def _data_prepare(cfg: PrepareConfig) -> None:
         f"prepared {report.texts:,} texts, {report.tokens:,} tokens in {report.shards} shard(s), "
         f"{report.mb_per_second:.1f} MB/s; pre-train with: ptft pretrain --data {cfg.out}"
     )
+    if passes[-1].skipped:
+        print(f"skipped {passes[-1].skipped} bad line(s) (--skip-bad), first: {passes[-1].skipped_at[0]}")
 
 
 RUNNERS: dict[str, Callable[[Any], None]] = {

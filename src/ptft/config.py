@@ -20,6 +20,12 @@ from ptft.errors import ConfigError
 C = TypeVar("C")
 
 
+def check_skip_bad(value: int) -> None:
+    """--skip-bad N counts bad records (undecodable or malformed lines/rows, unreadable images): N >= 0."""
+    if value < 0:
+        raise ConfigError(f"option 'skip_bad' is how many bad records to skip (0 = none), not negative: got {value}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     encoder: str = "auto"  # auto (cnn for images, transformer for text) | cnn | vit | mlp | transformer
@@ -35,7 +41,7 @@ class ModelConfig:
 class TextConfig:
     text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
     label_column: str = "label"  # column holding the label (fine-tuning, evaluation)
-    skip_bad: bool = False  # skip and count undecodable or malformed lines instead of stopping
+    skip_bad: int = 0  # bad lines/rows or unreadable images to skip and count before stopping; 0 = stop at the first
     tokenizer: str = "wordpiece"  # wordpiece | bpe, trained on the pre-training corpus
     vocab_size: int = 8000  # subword vocabulary size
     max_length: int = 128  # tokens per text, [CLS] and [SEP] included; longer texts are truncated
@@ -44,6 +50,7 @@ class TextConfig:
     holdout: str = ""  # labelled validation/test texts to keep out of the pre-training corpus (leakage check)
 
     def __post_init__(self) -> None:
+        check_skip_bad(self.skip_bad)
         if self.dedup not in ("exact", "near", "none"):
             raise ConfigError(f"option 'dedup' is exact, near or none, got {self.dedup!r}")
         if self.max_length < 3:
@@ -71,6 +78,7 @@ class LoopConfig:
     on_nonfinite: str = "halt"  # halt | skip: a NaN/inf loss or gradient stops the run, or skips that step
     max_skips: int = 10  # skip: consecutive non-finite steps after which the run stops anyway
     threads: int = 0  # torch CPU threads; 0 = torch's default
+    workers: int = 0  # loader processes gathering batches ahead of the model; 0 = in the training process
     compile: bool = False  # torch.compile the model (its compile time is logged as compile_s)
     progress: bool = True  # show a progress bar
 
@@ -80,7 +88,9 @@ class LoopConfig:
         for name in ("accumulate", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"option '{name}' must be at least 1, got {getattr(self, name)}")
-        for name in ("steps", "epochs", "max_minutes", "lr", "weight_decay", "clip_norm", "eval_every", "patience"):
+        for name in (
+            "steps", "epochs", "max_minutes", "lr", "weight_decay", "clip_norm", "eval_every", "patience", "workers"
+        ):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ConfigError(f"option '{name}' must not be negative, got {getattr(self, name)}")
         if not 0 <= self.warmup < 1:
@@ -179,8 +189,11 @@ class InspectConfig:
     data: str = ""  # text file or folder (txt, JSONL, CSV, TSV, Parquet)
     text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
     label_column: str = ""  # column holding the label; '' = none
-    skip_bad: bool = False  # skip and count undecodable or malformed lines instead of stopping
+    skip_bad: int = 0  # bad lines/rows or unreadable images to skip and count before stopping; 0 = stop at the first
     near: bool = True  # also count near duplicates (MinHash; slower)
+
+    def __post_init__(self) -> None:
+        check_skip_bad(self.skip_bad)
 
 
 @dataclass(frozen=True)
@@ -190,11 +203,14 @@ class CleanCommandConfig:
     overwrite: bool = False  # replace an existing output file
     text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
     label_column: str = ""  # column holding the label (kept in the output); '' = none
-    skip_bad: bool = False  # skip and count undecodable or malformed lines instead of stopping
+    skip_bad: int = 0  # bad lines/rows or unreadable images to skip and count before stopping; 0 = stop at the first
     dedup: str = "exact"  # exact | near | none
     min_chars: int = 1  # drop texts shorter than this (after the transforms)
     max_chars: int = 0  # drop texts longer than this; 0 = no maximum
     garble_filter: bool = True  # drop texts that are mostly non-letters or one repeated character
+
+    def __post_init__(self) -> None:
+        check_skip_bad(self.skip_bad)
 
 
 @dataclass(frozen=True)
@@ -202,12 +218,15 @@ class PrepareConfig:
     data: str = ""  # text file or folder (txt, JSONL, CSV, TSV, Parquet) to tokenize
     out: str = ""  # folder for the token shards (memory-mapped by `ptft pretrain --data FOLDER`)
     text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
-    skip_bad: bool = False  # skip and count undecodable or malformed lines instead of stopping
+    skip_bad: int = 0  # bad lines/rows or unreadable images to skip and count before stopping; 0 = stop at the first
     tokenizer: str = "wordpiece"  # wordpiece | bpe, trained on the first --fit-texts texts
     vocab_size: int = 8000  # subword vocabulary size
     max_length: int = 128  # tokens per text, [CLS] and [SEP] included; longer texts are truncated
     fit_texts: int = 200_000  # texts the tokenizer is trained on (the start of the corpus)
     texts_per_shard: int = 1_000_000  # texts per shard file
+
+    def __post_init__(self) -> None:
+        check_skip_bad(self.skip_bad)
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -249,6 +268,8 @@ def convert(key: str, tp: Any, value: Any) -> Any:
             if text in ("0", "false", "no", "off"):
                 return False
             raise ValueError(value)
+        if key == "skip_bad" and isinstance(value, bool):
+            raise ConfigError(f"option 'skip_bad' is a count, got {value!r}; write skip_bad = N (bad records to skip)")
         if tp in (int, float) and isinstance(value, bool):
             raise ValueError(value)
         if tp is int and isinstance(value, float) and not value.is_integer():

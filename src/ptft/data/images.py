@@ -1,12 +1,15 @@
 """Image readers: IDX files (MNIST layout), folders of PNG/JPEG, `path,label` CSV files and .npz arrays.
 
 Each reader is registered by name in READERS and turns a path into an ImageSet (uint8 (N, C, H, W)).
-`read_images` picks the reader from what the user typed: a built-in name, a folder or a file.
+`read_images` picks the reader from what the user typed: a built-in name, a folder or a file. With
+`skip_bad=N` up to N unreadable PNG/JPEG files (truncated, empty, not an image) are left out and counted
+in the set's `skipped` and `skipped_at`; any other problem (a wrong size, a bad label) stays an error.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import gzip
 import math
@@ -18,7 +21,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from ptft.data.types import ImageSet
+from ptft.data.types import ImageSet, ReadStats, skip_budget
 from ptft.errors import ConfigError, DataError
 from ptft.registry import Registry
 
@@ -33,22 +36,37 @@ ACCEPTED_FORMS = (
     "a .npz with an 'images' array, or an IDX file (*-images-idx3-ubyte[.gz])"
 )
 SIZE_FIX = "pass an image size (size=(H, W), the image-size option) to resize every image to it"
+UNREADABLE_FIX = "it is corrupt or truncated — replace or remove it"
 
 
 class Reader(Protocol):
-    def __call__(self, path: Path, size: Size | None = None, label_names: list[str] | None = None) -> ImageSet: ...
+    """An ImageSet from `path`; unreadable image files go to `stats.skip` (None: the first one is an error)."""
+
+    def __call__(
+        self,
+        path: Path,
+        size: Size | None = None,
+        label_names: list[str] | None = None,
+        stats: ReadStats | None = None,
+    ) -> ImageSet: ...
 
 
 READERS = Registry[Reader]("image reader")
 
 
 def read_images(
-    spec: str, data_dir: str = "", size: Size | None = None, label_names: list[str] | None = None
+    spec: str,
+    data_dir: str = "",
+    size: Size | None = None,
+    label_names: list[str] | None = None,
+    skip_bad: int = 0,
 ) -> ImageSet:
     """Read a built-in dataset by name, or the folder / .csv / .npz / IDX file at path `spec`.
 
-    A built-in name wins over a same-named folder; write `./fashion-mnist` to mean the folder.
+    A built-in name wins over a same-named folder; write `./fashion-mnist` to mean the folder. Up to
+    `skip_bad` unreadable image files are skipped and counted (`skipped`, `skipped_at` of the set).
     """
+    skip_bad = skip_budget(skip_bad)
     # Imported here, not at the top: builtin imports read_idx from this module.
     from ptft.data.builtin import BUILTIN_NAMES, load_builtin
 
@@ -67,7 +85,10 @@ def read_images(
         raise DataError(
             f"{spec} does not exist; give {ACCEPTED_FORMS}, or a built-in dataset: {', '.join(BUILTIN_NAMES)}"
         )
-    return READERS.get(_reader_name(path))(path, size=size, label_names=label_names)
+    stats = ReadStats(limit=skip_bad)
+    image_set = READERS.get(_reader_name(path))(path, size=size, label_names=label_names, stats=stats)
+    image_set.skipped, image_set.skipped_at = stats.skipped, list(stats.skipped_at)
+    return image_set
 
 
 def _reader_name(path: Path) -> str:
@@ -86,7 +107,7 @@ def resize_set(image_set: ImageSet, size: Size | None) -> ImageSet:
     if size is None or image_set.shape[1:] == tuple(size):
         return image_set
     resized = np.stack([_resize_array(image, size) for image in image_set.images])
-    return ImageSet(resized, image_set.labels, image_set.label_names, image_set.ids, image_set.source)
+    return dataclasses.replace(image_set, images=resized)
 
 
 def _resize_array(image: np.ndarray, size: Size) -> np.ndarray:
@@ -108,10 +129,13 @@ def _label_index(label: str, names: list[str], where: str) -> int:
 
 
 def _check_label_range(labels: np.ndarray, names: list[str], where: str) -> None:
-    if len(labels) and int(labels.max()) >= len(names):
+    """A DataError naming the first record (0-based) whose label has no name in `names`."""
+    beyond = np.flatnonzero(labels >= len(names))
+    if len(beyond):
+        first = int(beyond[0])
         raise DataError(
-            f"{where}: label {int(labels.max())} has no name; only {len(names)} label names "
-            f"({', '.join(names)}) — pass one name per class"
+            f"{where}: record {first} has label {int(labels[first])}, which has no name; only {len(names)} label "
+            f"names ({', '.join(names)}) — pass one name per class ({len(beyond)} records are out of range)"
         )
 
 
@@ -180,10 +204,12 @@ def _read_idx_labels(path: Path, count: int) -> np.ndarray:
 
 
 @READERS.register("idx")
-def read_idx(path: Path, size: Size | None = None, label_names: list[str] | None = None) -> ImageSet:
+def read_idx(
+    path: Path, size: Size | None = None, label_names: list[str] | None = None, stats: ReadStats | None = None
+) -> ImageSet:
     """An IDX images file, uint8 (N, H, W), with labels from the matching labels file beside it if present.
 
-    Label names are `label_names`, else "0".."9" (MNIST layout: ten classes).
+    Label names are `label_names`, else "0".."9" (MNIST layout: ten classes). One array: nothing to skip.
     """
     pixels = read_idx_array(path)
     if pixels.ndim != 3 or pixels.dtype != np.uint8:
@@ -205,37 +231,53 @@ def read_idx(path: Path, size: Size | None = None, label_names: list[str] | None
 # ---- PNG / JPEG files: a folder, or a path,label CSV ----
 
 
-def _decode_image(file: Path, size: Size | None) -> np.ndarray:
-    """uint8 (H, W) if the file is grayscale, else (H, W, 3); resized to `size` when given."""
+def _decode_image(file: Path, size: Size | None, stats: ReadStats) -> np.ndarray | None:
+    """uint8 (H, W) if the file is grayscale, else (H, W, 3); resized to `size` when given. None when the
+    file is unreadable and `stats` skips it (else its DataError names the file)."""
     try:
         with Image.open(file) as opened:
             opened.load()
             image = opened.convert("L" if opened.mode in GRAY_MODES else "RGB")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise DataError(
-            f"{file}: not a readable image ({error}); it is corrupt or truncated — replace or remove it"
-        ) from error
+        stats.skip(f"{file}: not a readable image ({error})", UNREADABLE_FIX)
+        return None
     if size is not None and image.size != (size[1], size[0]):
         image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
     return np.asarray(image, dtype=np.uint8)
 
 
-def load_image_files(files: list[Path], size: Size | None = None) -> np.ndarray:
-    """Decode and stack image files to uint8 (N, C, H, W): C = 1 if every image is gray, else 3 (RGB)."""
+def load_image_files(
+    files: list[Path], size: Size | None = None, stats: ReadStats | None = None
+) -> tuple[np.ndarray, list[int]]:
+    """Decode and stack image files to uint8 (N, C, H, W): C = 1 if every image is gray, else 3 (RGB).
+
+    -> (images, positions in `files` of the images read): unreadable files are left out while `stats`
+    has skips to spare (None: none, the first unreadable file is an error).
+    """
+    stats = stats if stats is not None else ReadStats()
     arrays: list[np.ndarray] = []
-    for file in files:
-        array = _decode_image(file, size)
+    kept: list[int] = []
+    for position, file in enumerate(files):
+        array = _decode_image(file, size, stats)
+        if array is None:
+            continue
         if arrays and array.shape[:2] != arrays[0].shape[:2]:
             (height, width), (want_height, want_width) = array.shape[:2], arrays[0].shape[:2]
             raise DataError(
-                f"{file}: image is {height}x{width} (HxW) but {files[0]} is {want_height}x{want_width}; "
+                f"{file}: image is {height}x{width} (HxW) but {files[kept[0]]} is {want_height}x{want_width}; "
                 f"all images must have the same size — {SIZE_FIX}"
             )
         arrays.append(array)
+        kept.append(position)
+    if not arrays:
+        raise DataError(
+            f"{files[0].parent}: none of the {len(files)} images is readable ({stats.skipped} skipped as bad, "
+            f"first: {stats.skipped_at[0]}); replace or remove them"
+        )
     if all(array.ndim == 2 for array in arrays):
-        return np.stack(arrays)[:, None]  # (N, 1, H, W)
+        return np.stack(arrays)[:, None], kept  # (N, 1, H, W)
     rgb = [np.repeat(array[..., None], 3, axis=2) if array.ndim == 2 else array for array in arrays]
-    return np.ascontiguousarray(np.stack(rgb).transpose(0, 3, 1, 2))  # (N, H, W, 3) -> (N, 3, H, W)
+    return np.ascontiguousarray(np.stack(rgb).transpose(0, 3, 1, 2)), kept  # (N, H, W, 3) -> (N, 3, H, W)
 
 
 def _is_hidden(file: Path, root: Path) -> bool:
@@ -243,16 +285,22 @@ def _is_hidden(file: Path, root: Path) -> bool:
 
 
 @READERS.register("folder")
-def read_folder(path: Path, size: Size | None = None, label_names: list[str] | None = None) -> ImageSet:
+def read_folder(
+    path: Path, size: Size | None = None, label_names: list[str] | None = None, stats: ReadStats | None = None
+) -> ImageSet:
     """PNG/JPEG files under `path`: those in a sub-folder are labeled by its name (classes in sorted order
-    unless `label_names` is given); those directly in `path` are unlabeled (-1)."""
+    unless `label_names` is given); those directly in `path` are unlabeled (-1). Unreadable files are
+    left out while `stats` has skips to spare."""
     files = sorted(
         file
         for file in path.rglob("*")
         if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file() and not _is_hidden(file, path)
     )
     if not files:
-        raise DataError(f"{path}: no .png/.jpg/.jpeg images found in this folder or its sub-folders")
+        raise DataError(
+            f"{path}: no .png/.jpg/.jpeg images found in this folder or its sub-folders; put the images in it "
+            "(one sub-folder per class), or .txt files for text"
+        )
     classes = [file.relative_to(path).parts[0] if file.parent != path else None for file in files]
     found = sorted({name for name in classes if name is not None})
     names = list(label_names) if label_names is not None else found
@@ -260,8 +308,9 @@ def read_folder(path: Path, size: Size | None = None, label_names: list[str] | N
     if found:
         index = {name: _label_index(name, names, f"{path / name} (sub-folder)") for name in found}
         labels = np.array([-1 if name is None else index[name] for name in classes], dtype=np.int64)
-    images = load_image_files(files, size)
-    return ImageSet(images, labels, names, ids=[str(file) for file in files], source=str(path))
+    images, kept = load_image_files(files, size, stats)
+    labels = None if labels is None else labels[kept]
+    return ImageSet(images, labels, names, ids=[str(files[i]) for i in kept], source=str(path))
 
 
 def _read_csv_rows(path: Path) -> list[tuple[int, str, str]]:
@@ -295,8 +344,11 @@ def _sorted_labels(labels: set[str]) -> list[str]:
 
 
 @READERS.register("csv")
-def read_csv(path: Path, size: Size | None = None, label_names: list[str] | None = None) -> ImageSet:
-    """A CSV with header `path,label`: paths relative to the CSV's folder; an empty label = unlabeled."""
+def read_csv(
+    path: Path, size: Size | None = None, label_names: list[str] | None = None, stats: ReadStats | None = None
+) -> ImageSet:
+    """A CSV with header `path,label`: paths relative to the CSV's folder; an empty label = unlabeled.
+    Unreadable image files are left out while `stats` has skips to spare; a missing one is an error."""
     rows = _read_csv_rows(path)
     files: list[Path] = []
     for line, name, _ in rows:
@@ -312,8 +364,9 @@ def read_csv(path: Path, size: Size | None = None, label_names: list[str] | None
             [_label_index(label, names, f"{path} line {line}") if label else -1 for line, _, label in rows],
             dtype=np.int64,
         )
-    images = load_image_files(files, size)
-    return ImageSet(images, labels, names, ids=[str(file) for file in files], source=str(path))
+    images, kept = load_image_files(files, size, stats)
+    labels = None if labels is None else labels[kept]
+    return ImageSet(images, labels, names, ids=[str(files[i]) for i in kept], source=str(path))
 
 
 # ---- .npz arrays ----
@@ -380,16 +433,23 @@ def _npz_labels(array: np.ndarray, count: int, where: str) -> np.ndarray:
         raise DataError(f"{where}: expected {count} labels, shape ({count},), got {array.shape}")
     if not np.issubdtype(array.dtype, np.integer):
         raise DataError(f"{where}: expected integer class indices (-1 = unlabeled), got dtype {array.dtype}")
-    if int(array.min()) < -1:
-        raise DataError(f"{where}: label {int(array.min())} is below -1 (-1 marks an unlabeled image)")
+    below = np.flatnonzero(array < -1)
+    if len(below):
+        first = int(below[0])
+        raise DataError(
+            f"{where}: record {first} has label {int(array[first])}, below -1 (-1 marks an unlabeled image); "
+            "use class indices 0, 1, ... or -1"
+        )
     return array.astype(np.int64)
 
 
 @READERS.register("npz")
-def read_npz(path: Path, size: Size | None = None, label_names: list[str] | None = None) -> ImageSet:
+def read_npz(
+    path: Path, size: Size | None = None, label_names: list[str] | None = None, stats: ReadStats | None = None
+) -> ImageSet:
     """Arrays `images` (or `x`), optional `labels` (or `y`, -1 = unlabeled) and `label_names` from a .npz.
 
-    Loaded with allow_pickle=False always: an object array is refused, never unpickled.
+    Loaded with allow_pickle=False always: an object array is refused, never unpickled. Arrays: nothing to skip.
     """
     arrays = _load_npz(path, ("images", "x", "labels", "y", "label_names"))
     image_key = next((key for key in ("images", "x") if key in arrays), None)

@@ -6,7 +6,8 @@
 de-duplication and writes JSONL (or plain text, one line per text) atomically. Both stream: the
 examples are cleaned CHUNK_SIZE at a time with `clean`, so memory holds one chunk plus the duplicate
 index (16 bytes per text for exact, one MinHash signature of NUM_PERM 8-byte values per text for near).
-They back `ptft data inspect` and `ptft data clean`.
+They back `ptft data inspect` and `ptft data clean`. Given the `ReadStats` the examples were read with,
+both reports say how many bad lines the reader skipped (--skip-bad N) and where the first ones were.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from ptft.data.cleaning import EXAMPLES_PER_REASON, CleanConfig, CleanReport, clean
 from ptft.data.dedup import NEAR_THRESHOLD, NearIndex, text_hash
-from ptft.data.text import TextExample
+from ptft.data.text import ReadStats, TextExample
 from ptft.errors import ConfigError, DataError
 
 CHUNK_SIZE = 4096  # examples cleaned per call of `clean`
@@ -97,13 +98,23 @@ class Duplicates:
         return False
 
 
+def skip_report(stats: ReadStats | None) -> dict[str, Any]:
+    """The bad lines the reader skipped (read it once the examples are consumed)."""
+    stats = stats if stats is not None else ReadStats()
+    return {"skipped": stats.skipped, "skipped_at": list(stats.skipped_at)}
+
+
 def inspect_texts(
-    examples: Iterable[TextExample], near: bool = True, clean_config: CleanConfig | None = None
+    examples: Iterable[TextExample],
+    near: bool = True,
+    clean_config: CleanConfig | None = None,
+    stats: ReadStats | None = None,
 ) -> dict[str, Any]:
     """One pass over `examples`: counts, lengths, blanks, duplicates and what cleaning would do.
 
     Duplicates are counted on the texts as read: `exact_duplicates` are the texts `dedup_exact` would
     remove, `near_duplicates` those `dedup_near` would remove (exact ones included); None when near=False.
+    `stats`: what the reader of `examples` skipped, reported as `skipped` and `skipped_at`.
     """
     start = time.perf_counter()
     cleaning = CleanReport()
@@ -148,6 +159,7 @@ def inspect_texts(
             "dropped": dict(cleaning.dropped),
             "dropped_examples": cleaning.examples,
         },
+        **skip_report(stats),
         "seconds": round(seconds, 3),
         "lines_per_second": round(count / max(seconds, 1e-9)),
     }
@@ -173,6 +185,8 @@ def format_inspection(report: dict[str, Any]) -> str:
     changed = ", ".join(f"{name} {number:,}" for name, number in cleaning["changed"].items()) or "nothing"
     dropped = ", ".join(f"{name} {number:,}" for name, number in cleaning["dropped"].items()) or "nothing"
     near = report["near_duplicates"]
+    bad = [f"{report.get('skipped', 0):,} skipped (--skip-bad)"]
+    bad += [f"  e.g. {where}" for where in report.get("skipped_at", [])[:DUPLICATE_EXAMPLES]]
     rows: list[tuple[str, list[str]]] = [
         ("examples", [f"{count:,} ({report['labelled']:,} labelled, {len(labels)} labels)"]),
         ("labels", [listed or "none"]),
@@ -182,6 +196,7 @@ def format_inspection(report: dict[str, Any]) -> str:
         ("exact dups", duplicates(report["exact_duplicates"])),
         ("near dups", duplicates(near, "" if near is None else f", Jaccard >= {near['threshold']}")),
         ("cleaning", [f"would change: {changed}", f"would drop: {dropped}", f"would keep {cleaning['kept']:,}"]),
+        ("bad lines", bad),
         ("time", [f"{report['seconds']:.2f} s, {report['lines_per_second']:,} lines/s"]),
     ]
     width = max(len(name) for name, _ in rows) + 2
@@ -224,12 +239,14 @@ def clean_texts_to_file(
     clean_config: CleanConfig | None = None,
     dedup: str = "exact",
     overwrite: bool = False,
+    stats: ReadStats | None = None,
 ) -> dict[str, Any]:
     """Clean, de-duplicate (`exact` | `near` | `none`, on the cleaned texts, first kept) and write to `out`.
 
     `out` ending in .jsonl gets `{"text": ..., "label": ...}` per line (label only when the example has
     one); .txt gets one text per line and is refused for labelled examples. The file appears only once
-    complete (temporary file in the same folder, then rename). Returns what each step kept and removed.
+    complete (temporary file in the same folder, then rename). Returns what each step kept and removed,
+    and (`stats`: what the reader of `examples` skipped) the bad lines skipped.
     """
     out = Path(out)
     duplicates = Duplicates(dedup)
@@ -264,6 +281,7 @@ def clean_texts_to_file(
         "removed": {**dict(cleaning.dropped), **({f"{dedup}_duplicate": duplicated} if dedup != "none" else {})},
         "changed": dict(cleaning.changed),
         "output": str(out),
+        **skip_report(stats),
         "seconds": round(seconds, 3),
         "lines_per_second": round(cleaning.seen / max(seconds, 1e-9)),
     }

@@ -3,7 +3,8 @@
 `read_data(spec, ...)` returns an ImageSet or a TextSet. The modality comes from the built-in
 dataset, or from the path: .txt/.jsonl/.tsv/.parquet files and folders of .txt files are text,
 image folders / .npz / IDX files are images, and a .csv is text when its header has the text column
-(otherwise it is an image list `path,label`).
+(otherwise it is an image list `path,label`). With `skip_bad=N` up to N bad records (undecodable or
+malformed lines, unreadable images) are skipped; the set returned counts them (`skipped`, `skipped_at`).
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ def read_text_set(
     data_dir: str = "",
     text_column: str = "text",
     label_column: str | None = "label",
-    skip_bad: bool = False,
+    skip_bad: int = 0,
 ) -> TextSet:
-    """A built-in text dataset, or the texts (and labels, when `label_column` is given) at path `spec`."""
+    """A built-in text dataset, or the texts (and labels, when `label_column` is given) at path `spec`;
+    up to `skip_bad` bad lines are skipped and counted in the set's `skipped` and `skipped_at`."""
     if spec in TEXT_DATASETS:
         return TEXT_DATASETS.get(spec)(data_dir)
     stats = ReadStats()
@@ -70,12 +72,19 @@ def read_text_set(
         texts.append(example.text)
         raw_labels.append(example.label)
         ids.append(f"{example.source}:{example.line}")
+    if not texts and stats.skipped:
+        raise DataError(
+            f"{spec}: no texts left after skipping {stats.skipped} bad line(s) (first: {stats.skipped_at[0]}); "
+            "fix the data"
+        )
     if not texts:
         raise DataError(f"{spec}: holds no texts (empty, or every line blank); give a file with one example per line")
     names = sorted({label for label in raw_labels if label is not None})
     index = {name: k for k, name in enumerate(names)}
     labels = np.array([-1 if label is None else index[label] for label in raw_labels], dtype=np.int64)
-    return TextSet(texts, labels if names else None, names, ids, source=str(spec))
+    return TextSet(
+        texts, labels if names else None, names, ids, str(spec), skipped=stats.skipped, skipped_at=stats.skipped_at
+    )
 
 
 def read_data(
@@ -83,11 +92,11 @@ def read_data(
     data_dir: str = "",
     text_column: str = "text",
     label_column: str | None = "label",
-    skip_bad: bool = False,
+    skip_bad: int = 0,
 ) -> ImageSet | TextSet:
     """Images or texts behind `spec`; see the module docstring for how the modality is chosen."""
     if modality_of(spec, text_column) == "text":
         return read_text_set(spec, data_dir, text_column, label_column, skip_bad)
     from ptft.data.images import read_images
 
-    return read_images(spec, data_dir=data_dir)
+    return read_images(spec, data_dir=data_dir, skip_bad=skip_bad)

@@ -3,10 +3,11 @@
 Every reader streams: files are read one line at a time and decoded line by line, so a corpus larger
 than memory can be iterated; only a folder example (a whole file) is held at once. Files are UTF-8,
 with or without a byte-order mark. Undecodable bytes or a malformed line raise a DataError naming the
-file and line; with `skip_bad=True` such lines are skipped, counted in `ReadStats` and announced by a
-warning once the file is done. Parquet is read in record batches of PARQUET_BATCH_ROWS rows of the
-needed columns only (pyarrow, an optional dependency: `pip install pyarrow` or `ptft[parquet]`); its
-`line` is the 1-based row number. Readers are registered by format name in TEXT_READERS.
+file and line; with `skip_bad=N` (`--skip-bad N`) up to N such lines are skipped, counted in `ReadStats`
+and announced by a warning once the file is done, and the next one is a DataError. Parquet is read in
+record batches of PARQUET_BATCH_ROWS rows of the needed columns only (pyarrow, an optional dependency:
+`pip install pyarrow` or `ptft[parquet]`); its `line` is the 1-based row number. Readers are registered
+by format name in TEXT_READERS.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import json
 import sys
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ptft.data.types import ReadStats, skip_budget
 from ptft.errors import DataError
 from ptft.registry import Registry
 
@@ -28,8 +30,7 @@ SUFFIX_FORMATS = {
     ".txt": "txt", ".text": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
     ".parquet": "parquet",
 }  # fmt: skip
-SKIP_FIX = "fix or re-encode the file as UTF-8, or pass skip_bad=True to skip and count such lines"
-MAX_SKIPS_KEPT = 20  # locations of skipped lines remembered in ReadStats (the count is always exact)
+SKIP_FIX = "fix or re-encode the file as UTF-8"
 PARQUET_BATCH_ROWS = 8192  # rows per Parquet record batch: bounds memory whatever the file size
 
 
@@ -43,22 +44,11 @@ class TextExample:
     line: int
 
 
-@dataclass
-class ReadStats:
-    """What the readers skipped with skip_bad=True: the count, and the first MAX_SKIPS_KEPT places and reasons."""
-
-    skipped: int = 0
-    skipped_at: list[str] = field(default_factory=list)
-
-    def skip(self, where: str) -> None:
-        self.skipped += 1
-        if len(self.skipped_at) < MAX_SKIPS_KEPT:
-            self.skipped_at.append(where)
-
-
 class TextReader(Protocol):
+    """Examples of one file or folder; bad lines go to `stats.skip`, which raises once its limit is spent."""
+
     def __call__(
-        self, path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
+        self, path: Path, text_column: str, label_column: str | None, stats: ReadStats
     ) -> Iterator[TextExample]: ...
 
 
@@ -69,7 +59,7 @@ def read_texts(
     path: str | Path,
     text_column: str = "text",
     label_column: str | None = None,
-    skip_bad: bool = False,
+    skip_bad: int = 0,
     format: str | None = None,
     stats: ReadStats | None = None,
 ) -> Iterator[TextExample]:
@@ -79,8 +69,11 @@ def read_texts(
     ending in .txt/.text, .jsonl/.ndjson, .csv, .tsv or .parquet. `text_column`/`label_column` name the
     JSONL keys, CSV/TSV header columns or Parquet columns; plain text has no labels unless a folder has
     one sub-folder per class.
-    Pass a `ReadStats` to learn how many lines `skip_bad=True` skipped.
+    `skip_bad` bad lines (undecodable, malformed) are skipped and counted; the next one is a DataError
+    (0: the first one). Pass a `ReadStats` to learn how many were skipped and where (its limit is set
+    to `skip_bad`).
     """
+    skip_bad = skip_budget(skip_bad)
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder; check the path")
@@ -92,10 +85,12 @@ def read_texts(
                 f"{', '.join(sorted(SUFFIX_FORMATS))} or pass format= one of {', '.join(TEXT_READERS.names())}"
             )
     reader = TEXT_READERS.get(format)
-    return reader(path, text_column, label_column, skip_bad, stats if stats is not None else ReadStats())
+    stats = stats if stats is not None else ReadStats()
+    stats.limit = skip_bad
+    return reader(path, text_column, label_column, stats)
 
 
-def decoded_lines(path: Path, skip_bad: bool, stats: ReadStats) -> Iterator[tuple[int, str]]:
+def decoded_lines(path: Path, stats: ReadStats) -> Iterator[tuple[int, str]]:
     """(line number, text without the line ending) for each line of a UTF-8 file, one line in memory at a time."""
     skipped_before = stats.skipped
     with path.open("rb") as file:
@@ -108,9 +103,7 @@ def decoded_lines(path: Path, skip_bad: bool, stats: ReadStats) -> Iterator[tupl
             except UnicodeDecodeError as error:
                 column = start + error.start + 1
                 where = f"{path}:{number}: invalid UTF-8 byte {raw[column - 1 : column]!r} at column {column}"
-                if not skip_bad:
-                    raise DataError(f"{where}; {SKIP_FIX}") from None
-                stats.skip(where)
+                stats.skip(where, SKIP_FIX)
                 continue
             del raw
             yield number, text
@@ -119,25 +112,21 @@ def decoded_lines(path: Path, skip_bad: bool, stats: ReadStats) -> Iterator[tupl
 
 
 @TEXT_READERS.register("txt")
-def read_txt(
-    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
-) -> Iterator[TextExample]:
+def read_txt(path: Path, text_column: str, label_column: str | None, stats: ReadStats) -> Iterator[TextExample]:
     """One example per non-blank line (blank lines separate nothing and are not examples)."""
-    for number, text in decoded_lines(path, skip_bad, stats):
+    for number, text in decoded_lines(path, stats):
         if text.strip():
             yield TextExample(text, None, str(path), number)
 
 
 @TEXT_READERS.register("folder")
-def read_folder(
-    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
-) -> Iterator[TextExample]:
+def read_folder(path: Path, text_column: str, label_column: str | None, stats: ReadStats) -> Iterator[TextExample]:
     """One example per .txt file under `path`, in sorted order; a file in a sub-folder is labelled by its folder."""
     files = sorted(file for file in path.rglob("*.txt") if file.is_file())
     if not files:
         raise DataError(f"{path}: no .txt files found; put one example per .txt file (one sub-folder per class)")
     for file in files:
-        lines = [text for _, text in decoded_lines(file, skip_bad, stats)]
+        lines = [text for _, text in decoded_lines(file, stats)]
         text = "\n".join(lines)
         if not text.strip():
             continue
@@ -146,20 +135,16 @@ def read_folder(
 
 
 @TEXT_READERS.register("jsonl")
-def read_jsonl(
-    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
-) -> Iterator[TextExample]:
+def read_jsonl(path: Path, text_column: str, label_column: str | None, stats: ReadStats) -> Iterator[TextExample]:
     """One JSON object per line; the text (a string) under `text_column`, the label under `label_column`."""
-    for number, line in decoded_lines(path, skip_bad, stats):
+    for number, line in decoded_lines(path, stats):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             where = f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})"
-            if not skip_bad:
-                raise DataError(f"{where}; write one JSON object per line, or pass skip_bad=True") from None
-            stats.skip(where)
+            stats.skip(where, "write one JSON object per line")
             continue
         if not isinstance(record, dict):
             raise DataError(f"{path}:{number}: expected a JSON object per line, got {type(record).__name__}")
@@ -195,12 +180,12 @@ def column_label(record: dict[str, object], column: str, path: Path, number: int
 
 
 def read_delimited(
-    path: Path, delimiter: str, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
+    path: Path, delimiter: str, text_column: str, label_column: str | None, stats: ReadStats
 ) -> Iterator[TextExample]:
     """CSV/TSV with a header row; columns chosen by name. Lines are decoded one at a time and fed to csv."""
     # A long text is a long field; the default limit (131072 characters) would reject it.
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    numbered = decoded_lines(path, skip_bad, stats)
+    numbered = decoded_lines(path, stats)
     last_number = 0
 
     def lines() -> Iterator[str]:
@@ -232,37 +217,29 @@ def read_delimited(
             continue
         if len(row) != len(header):
             where = f"{path}:{last_number}: {len(row)} fields, the header has {len(header)}"
-            if not skip_bad:
-                raise DataError(f"{where}; quote fields that contain the separator, or pass skip_bad=True")
-            stats.skip(where)
+            stats.skip(where, "quote fields that contain the separator")
             continue
         label = None if label_index is None or row[label_index] == "" else row[label_index]
         yield TextExample(row[text_index], label, str(path), last_number)
 
 
 @TEXT_READERS.register("csv")
-def read_csv(
-    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
-) -> Iterator[TextExample]:
-    return read_delimited(path, ",", text_column, label_column, skip_bad, stats)
+def read_csv(path: Path, text_column: str, label_column: str | None, stats: ReadStats) -> Iterator[TextExample]:
+    return read_delimited(path, ",", text_column, label_column, stats)
 
 
 @TEXT_READERS.register("tsv")
-def read_tsv(
-    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
-) -> Iterator[TextExample]:
-    return read_delimited(path, "\t", text_column, label_column, skip_bad, stats)
+def read_tsv(path: Path, text_column: str, label_column: str | None, stats: ReadStats) -> Iterator[TextExample]:
+    return read_delimited(path, "\t", text_column, label_column, stats)
 
 
 @TEXT_READERS.register("parquet")
-def read_parquet(
-    path: Path, text_column: str, label_column: str | None, skip_bad: bool, stats: ReadStats
-) -> Iterator[TextExample]:
+def read_parquet(path: Path, text_column: str, label_column: str | None, stats: ReadStats) -> Iterator[TextExample]:
     """One example per row, streamed in batches of PARQUET_BATCH_ROWS rows; `line` is the 1-based row number.
 
     Text and label values follow the JSONL rules: the text must be a string (null is an error), a null or
     empty label means unlabeled, a number label becomes its text form. A file pyarrow cannot read raises
-    a DataError whatever `skip_bad` says: a Parquet file has no line to skip.
+    a DataError whatever the skip budget: a Parquet file has no line to skip.
     """
     try:
         import pyarrow  # optional dependency, imported only when a Parquet file is read

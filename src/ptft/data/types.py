@@ -1,4 +1,5 @@
-"""The in-memory forms the readers return: ImageSet for images, TextSet for texts."""
+"""The in-memory forms the readers return: ImageSet for images, TextSet for texts, and ReadStats, the
+bounded count of bad records (undecodable or malformed lines, unreadable images) a read skipped."""
 
 from __future__ import annotations
 
@@ -7,13 +8,57 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ptft.errors import ConfigError, DataError
+
+MAX_SKIPS_KEPT = 20  # places of skipped records remembered in ReadStats and the sets (the count is always exact)
+
+
+def skip_budget(value: object) -> int:
+    """`value` checked as a --skip-bad budget: a whole number >= 0 (True/False are refused, not read as 1/0)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"skip_bad is the number of bad records to skip and count (0 = stop at the first), got {value!r}; "
+            "pass --skip-bad N (skip_bad=N) with N >= 0"
+        )
+    return value
+
+
+@dataclass
+class ReadStats:
+    """The bad records a read skipped: at most `limit` (--skip-bad N; 0 = the first one is an error),
+    counted exactly, the first MAX_SKIPS_KEPT places (`file:line: what is wrong`) kept."""
+
+    limit: int = 0
+    skipped: int = 0
+    skipped_at: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        skip_budget(self.limit)
+
+    def skip(self, where: str, fix: str) -> None:
+        """Count the bad record at `where`, or raise a DataError naming it once the budget is spent.
+        `fix` says how to repair this kind of record (used when no skipping was asked for)."""
+        # `from None`: raised while the reader handles the decoding error, which says nothing more.
+        if self.skipped >= self.limit:
+            if not self.limit:
+                fix += ", or pass --skip-bad N to skip and count up to N bad records"
+                raise DataError(f"{where}; {fix}") from None
+            raise DataError(
+                f"{where}; {self.skipped} bad records were already skipped, the most --skip-bad {self.limit} "
+                f"allows (first: {self.skipped_at[0]}); fix the data, or raise --skip-bad"
+            ) from None
+        self.skipped += 1
+        if len(self.skipped_at) < MAX_SKIPS_KEPT:
+            self.skipped_at.append(where)
+
 
 @dataclass
 class ImageSet:
     """Images as uint8 (N, C, H, W), optional integer labels, and where each image came from.
 
     `labels[i] == -1` marks an unlabeled image. `label_names[k]` is the name of class k.
-    `ids[i]` names the image for reports (a path, or `file.idx#row`).
+    `ids[i]` names the image for reports (a path, or `file.idx#row`). `skipped` counts the unreadable
+    images the read left out (--skip-bad N), `skipped_at` names the first MAX_SKIPS_KEPT of them.
     """
 
     images: np.ndarray  # uint8 (N, C, H, W)
@@ -21,6 +66,8 @@ class ImageSet:
     label_names: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     source: str = ""
+    skipped: int = 0  # bad records left out by the read
+    skipped_at: list[str] = field(default_factory=list)  # the first places of those
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.dtype != np.uint8:
@@ -50,6 +97,8 @@ class ImageSet:
             label_names=list(self.label_names),
             ids=[self.ids[i] for i in index.tolist()],
             source=self.source,
+            skipped=self.skipped,  # the counts describe the read, not the examples kept
+            skipped_at=list(self.skipped_at),
         )
 
     def fingerprint(self) -> str:
@@ -64,7 +113,8 @@ class ImageSet:
 class TextSet:
     """Texts, optional integer labels (-1 = unlabeled), class names, and where each text came from.
 
-    The text counterpart of ImageSet: `ids[i]` names the example for reports (`file:line`).
+    The text counterpart of ImageSet: `ids[i]` names the example for reports (`file:line`); `skipped`
+    and `skipped_at` the bad lines the read left out (--skip-bad N).
     """
 
     texts: list[str]
@@ -72,6 +122,8 @@ class TextSet:
     label_names: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     source: str = ""
+    skipped: int = 0  # bad records left out by the read
+    skipped_at: list[str] = field(default_factory=list)  # the first places of those
 
     def __post_init__(self) -> None:
         if self.labels is not None and len(self.labels) != len(self.texts):
@@ -93,6 +145,8 @@ class TextSet:
             label_names=list(self.label_names),
             ids=[self.ids[i] for i in index.tolist()],
             source=self.source,
+            skipped=self.skipped,  # the counts describe the read, not the examples kept
+            skipped_at=list(self.skipped_at),
         )
 
     def fingerprint(self) -> str:

@@ -143,7 +143,7 @@ def read_noun_synsets(folder: Path) -> list[Synset]:
     if not path.is_file():
         raise DataError(f"{path}: no WordNet noun file; {INSTALL_FIX}")
     synsets = []
-    for number, text in decoded_lines(path, skip_bad=False, stats=ReadStats()):
+    for number, text in decoded_lines(path, ReadStats()):
         if text.startswith("  ") or not text.strip():
             continue
         synsets.append(parse_synset(text, path, number))

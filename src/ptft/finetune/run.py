@@ -56,7 +56,9 @@ def _fit_once(
     else:
         objective = SupervisedClassification(model, augment_inputs=cfg.augment and model.encoder.modality == "image")
     lengths = None if x.is_floating_point() else token_counts(model, x)
-    stream = BatchStream(x, y, min(cfg.loop.batch_size, len(x)), cfg.loop.seed, info.rank, info.world, lengths)
+    stream = BatchStream(
+        x, y, min(cfg.loop.batch_size, len(x)), cfg.loop.seed, info.rank, info.world, lengths, cfg.loop.workers
+    )
 
     def evaluate() -> dict[str, float]:
         if regression:  # higher is better for the loop: the negated validation RMSE

@@ -8,16 +8,31 @@ With `lengths` (token counts of texts) batches are length-bucketed: the epoch's 
 into chunks of BUCKET_BATCHES global batches, each chunk is sorted by length, and the chunk's batches
 are shuffled again; a batch then holds texts of similar length, so little of it is padding, while
 which texts meet in a batch stays random. Still a pure function of (seed, epoch).
+
+With `workers` > 0 the rows of coming batches are gathered (and, for a memory-mapped corpus, read and
+padded) ahead of the model by that many DataLoader worker processes. Which indices form which batch is
+still decided in the main process from (seed, epoch, offset), so a run gives the same batches, bit for bit,
+with any number of workers, and the state saved for a resume is the position of the batch the model
+consumed last, not of those prefetched. Workers draw no random numbers (masking and augmentation happen
+in the objective, on the main process's seeded generator); their own torch seeds are still distinct
+(DataLoader's base seed, from a generator seeded by `seed`, plus the worker id), and the global random
+state is never touched by starting them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import multiprocessing
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 BUCKET_BATCHES = 50
+PREFETCH_PER_WORKER = 2  # batches each worker prepares ahead
+# fork shares the data (and a memory-mapped corpus) with the workers; other start methods would copy it
+_FORK = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
 
 
 @dataclass
@@ -33,6 +48,24 @@ class Rows(Protocol):
     def __getitem__(self, index: torch.Tensor) -> torch.Tensor: ...
 
 
+class _Gather(Dataset):
+    """What a worker runs: the rows (and labels) at a batch's indices."""
+
+    def __init__(self, x: torch.Tensor | Rows, y: torch.Tensor | None) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        index = torch.tensor(indices, dtype=torch.long)
+        return self.x[index], (None if self.y is None else self.y[index])
+
+
+def _as_batch(batch: Any) -> Any:
+    return batch  # __getitems__ already returns the batch; the default collate would wrap it again
+
+
 class BatchStream:
     def __init__(
         self,
@@ -43,29 +76,30 @@ class BatchStream:
         rank: int = 0,
         world: int = 1,
         lengths: torch.Tensor | None = None,
+        workers: int = 0,
     ) -> None:
         if len(x) == 0:
             raise ValueError("cannot stream batches from an empty dataset")
         self.x, self.y, self.lengths = x, y, lengths
         self.batch_size = batch_size
-        self.seed, self.rank, self.world = seed, rank, world
+        self.seed, self.rank, self.world, self.workers = seed, rank, world, workers
         self.global_batch = min(batch_size * world, len(x) - len(x) % world or len(x))
         self.state = StreamState()
-        self._perm_epoch = -1
-        self._perm = torch.empty(0, dtype=torch.long)
+        self._perms: dict[int, torch.Tensor] = {}  # the last two epochs' (the workers may run one ahead)
+        self._prefetched: Iterator[tuple[torch.Tensor, torch.Tensor | None]] | None = None
 
     @property
     def steps_per_epoch(self) -> int:
         return max(1, len(self.x) // self.global_batch)
 
     def _permutation(self, epoch: int) -> torch.Tensor:
-        if epoch != self._perm_epoch:
+        if epoch not in self._perms:
             gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             perm = torch.randperm(len(self.x), generator=gen)
             if self.lengths is not None:
                 perm = self._bucketed(perm, gen)
-            self._perm, self._perm_epoch = perm, epoch
-        return self._perm
+            self._perms = {e: p for e, p in self._perms.items() if e == epoch - 1} | {epoch: perm}
+        return self._perms[epoch]
 
     def _bucketed(self, perm: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         assert self.lengths is not None
@@ -79,19 +113,51 @@ class BatchStream:
             out.extend(batches[i] for i in order)
         return torch.cat(out)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """This rank's part of the next global batch; a short last batch of an epoch is dropped."""
-        if self.state.offset + self.global_batch > len(self.x):
-            self.state = StreamState(self.state.epoch + 1, 0)
-        perm = self._permutation(self.state.epoch)
-        index = perm[self.state.offset : self.state.offset + self.global_batch]
-        self.state.offset += self.global_batch
+    def _advance(self, state: StreamState) -> torch.Tensor:
+        """This rank's indices of the global batch at `state`, moving `state` past it; a short last batch
+        of an epoch is dropped."""
+        if state.offset + self.global_batch > len(self.x):
+            state.epoch, state.offset = state.epoch + 1, 0
+        perm = self._permutation(state.epoch)
+        index = perm[state.offset : state.offset + self.global_batch]
+        state.offset += self.global_batch
         per_rank = len(index) // self.world
-        index = index[self.rank * per_rank : (self.rank + 1) * per_rank]
-        return self.x[index], (None if self.y is None else self.y[index])
+        return index[self.rank * per_rank : (self.rank + 1) * per_rank]
+
+    def _schedule(self, state: StreamState) -> Iterator[list[int]]:
+        """The index lists of every batch from `state` on (the workers' batch sampler)."""
+        while True:
+            yield self._advance(state).tolist()
+
+    def _start_workers(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        loader = DataLoader(
+            _Gather(self.x, self.y),
+            batch_sampler=self._schedule(replace(self.state)),
+            num_workers=self.workers,
+            collate_fn=_as_batch,
+            prefetch_factor=PREFETCH_PER_WORKER,
+            generator=torch.Generator().manual_seed(self.seed),  # leaves the global random state alone
+            multiprocessing_context=_FORK,
+        )
+        return iter(loader)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's part of the next global batch."""
+        if self.workers == 0:
+            index = self._advance(self.state)
+            return self.x[index], (None if self.y is None else self.y[index])
+        if self._prefetched is None:
+            self._prefetched = self._start_workers()
+        self._advance(self.state)  # the consumed position, for state_dict; the workers run ahead of it
+        return next(self._prefetched)
+
+    def close(self) -> None:
+        """Stop the workers (they also stop when the stream is garbage-collected)."""
+        self._prefetched = None
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.state.epoch, "offset": self.state.offset}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.state = StreamState(int(state["epoch"]), int(state["offset"]))
+        self._prefetched = None  # prefetched batches belong to the old position

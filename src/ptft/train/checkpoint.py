@@ -25,7 +25,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from ptft.errors import BundleError
+from ptft.safety import check_torch_version
 
+check_torch_version(torch.__version__)  # every bundle and checkpoint load goes through this module
 FORMAT_VERSION = 1
 MANIFEST = "MANIFEST"
 META = "ptft.json"

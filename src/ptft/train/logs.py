@@ -17,6 +17,7 @@ class RunLogger:
         self.enabled = run_dir is not None
         self._jsonl = None
         self._tb: Any = None
+        self._every_step: set[str] = set()  # keys `scalar` writes; `log` leaves them out of TensorBoard
         self.bar = tqdm(
             total=total,
             initial=start,
@@ -57,7 +58,14 @@ class RunLogger:
         self._jsonl.flush()
         if self._tb is not None:
             for key, value in values.items():
-                self._tb.add_scalar(key, value, step)
+                if key not in self._every_step:  # already in TensorBoard, step by step
+                    self._tb.add_scalar(key, value, step)
+
+    def scalar(self, step: int, key: str, value: float) -> None:
+        """One value to TensorBoard only (for values recorded every step, too many for metrics.jsonl)."""
+        self._every_step.add(key)
+        if self._tb is not None:
+            self._tb.add_scalar(key, value, step)
 
     def tick(self, n: int = 1) -> None:
         self.bar.update(n)

@@ -202,7 +202,7 @@ def train(
     stopped, last_eval, last_loss = "steps", {}, float("nan")
     skipped, in_a_row = 0, 0  # non-finite steps skipped (--on-nonfinite skip): in all, and consecutively
     start = time.perf_counter() - state.elapsed_s
-    window_start, window_items = time.perf_counter(), 0
+    window_start, window_items, window_norm = time.perf_counter(), 0, 0.0
 
     first_step: float | None = time.perf_counter() if cfg.compile else None
     with _sigterm_flag() as term:
@@ -229,6 +229,8 @@ def train(
                 window_items += len(x) * info.world
             max_norm = cfg.clip_norm if cfg.clip_norm > 0 else float("inf")
             grad_norm = float(torch.nn.utils.clip_grad_norm_(objective.parameters(), max_norm))
+            logger.scalar(state.step + 1, "grad_norm", grad_norm)  # every step (TensorBoard); the log lines
+            window_norm = max(window_norm, grad_norm)  # carry the largest since the previous line
             if any_rank(not (math.isfinite(loss_sum) and math.isfinite(grad_norm)), info, device):
                 optimizer.zero_grad(set_to_none=True)  # this step changes no weight
                 skipped, in_a_row = skipped + 1, in_a_row + 1
@@ -264,11 +266,12 @@ def train(
                         "loss": loss_mean,
                         "lr": lr,
                         "grad_norm": grad_norm,
+                        "grad_norm_max": window_norm,
                         "items_per_s": rate,
                         "elapsed_s": now - start,
                     },
                 )
-                window_start, window_items = now, 0
+                window_start, window_items, window_norm = now, 0, 0.0
             logger.tick()
 
             if evaluate is not None and (step % eval_every == 0 or step == state.total):
@@ -293,6 +296,7 @@ def train(
                 break
 
     logger.close()
+    data.close()
     if state.best_state is not None and stopped != "interrupted":
         objective.load_state_dict(state.best_state)  # the best validation checkpoint wins
     seconds = time.perf_counter() - start
