@@ -41,6 +41,12 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _utf8_size(texts: list[str]) -> int:
+    """Bytes of the texts in UTF-8 (lone surrogates as 3 bytes each); ASCII needs no encoding to count."""
+    joined = "".join(texts)
+    return len(joined) if joined.isascii() else len(joined.encode("utf-8", "surrogatepass"))
+
+
 @dataclass
 class PrepareReport:
     texts: int
@@ -87,23 +93,24 @@ def prepare_shards(
     bytes_read = 0
     while True:
         name = f"shard-{len(done['shards']):05d}"
-        chunk_tokens: list[np.ndarray] = []
+        chunk_ids: list[np.ndarray] = []  # per batch: its texts' ids back to back, and ids per text
+        chunk_lengths: list[np.ndarray] = []
         count = 0
         while count < texts_per_shard:
             batch = list(islice(stream, min(batch_size, texts_per_shard - count)))
             if not batch:
                 break
-            bytes_read += sum(len(t.encode("utf-8", "surrogatepass")) for t in batch)
-            ids = pipeline.encode(batch)
-            chunk_tokens += [np.asarray(row, dtype=dtype) for row in ids]
+            bytes_read += _utf8_size(batch)
+            ids, lengths = pipeline.encode_ids(batch)
+            chunk_ids.append(ids.astype(dtype))
+            chunk_lengths.append(lengths)
             count += len(batch)
             if progress is not None:
                 progress(consumed + count)
         if count == 0:
             break
-        lengths = np.fromiter((len(t) for t in chunk_tokens), dtype=np.int64, count=len(chunk_tokens))
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        for suffix, array in ((".bin", np.concatenate(chunk_tokens)), (".idx", offsets)):
+        offsets = np.concatenate([[0], np.cumsum(np.concatenate(chunk_lengths))])
+        for suffix, array in ((".bin", np.concatenate(chunk_ids)), (".idx", offsets)):
             tmp = folder / f"{name}{suffix}.tmp"
             array.tofile(tmp)
             os.replace(tmp, folder / f"{name}{suffix}")

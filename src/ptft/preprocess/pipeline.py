@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from ptft.data.cleaning import CleanConfig, transforms
@@ -39,6 +40,15 @@ class TextPipeline:
             text = STEPS[name](text)
         return text
 
+    def clean_all(self, texts: Sequence[str]) -> list[str]:
+        """`[clean(text[:cut]) for text in texts]`, one step at a time over the whole list (fewer Python
+        calls); `cut` = max_length x CHARS_PER_TOKEN_BOUND characters."""
+        limit = self.tokenizer.max_length * CHARS_PER_TOKEN_BOUND
+        cleaned = [text[:limit] for text in texts]
+        for name in self.clean_steps:
+            cleaned = list(map(STEPS[name], cleaned))
+        return cleaned
+
     def fit(self, texts: Sequence[str]) -> TextPipeline:
         """Train the tokenizer on the (already cleaned) corpus."""
         self.tokenizer.fit(texts)
@@ -53,12 +63,16 @@ class TextPipeline:
         ids, _ = self.tokenizer.transform(list(texts) if cleaned else [self.clean(text[:limit]) for text in texts])
         return ids
 
+    def encode_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Texts -> `(ids, lengths)`: the unpadded token ids of every text (`[CLS] ... [SEP]`, truncated to
+        max_length) back to back, int64, and each text's count; for writing token shards."""
+        return self.tokenizer.encode_ids(self.clean_all(texts))
+
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Texts -> unpadded token id lists (`[CLS] ... [SEP]`, truncated to max_length), batched across the
-        cores by Hugging Face `tokenizers`; for writing token shards."""
-        limit = self.tokenizer.max_length * CHARS_PER_TOKEN_BOUND
-        encodings = self.tokenizer.tokenizer_.encode_batch([self.clean(text[:limit]) for text in texts])
-        return [encoding.ids[: sum(encoding.attention_mask)] for encoding in encodings]
+        """Texts -> unpadded token id lists (`[CLS] ... [SEP]`, truncated to max_length)."""
+        ids, lengths = self.encode_ids(texts)
+        flat, ends = ids.tolist(), np.cumsum(lengths).tolist()
+        return [flat[end - length : end] for end, length in zip(ends, lengths.tolist())]
 
     @property
     def truncated_count(self) -> int:

@@ -8,15 +8,21 @@ the tokenizer's own JSON plus the options: plain JSON, no pickle.
 
 `TextTokenizer.from_tokenizer_json` instead wraps a pre-trained model's Hugging Face `tokenizer.json`
 (kind "pretrained"): its normalizer and vocabulary are kept, so ids match the checkpoint's embeddings.
+
+`encode_ids` (for writing token shards) gives the same ids as `transform`, unpadded, several times faster:
+`tokenizers` builds a heavy `Encoding` per text (token strings, offsets, masks) that shards never use.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
@@ -29,6 +35,14 @@ PRETRAINED = "pretrained"  # read from a tokenizer.json by `from_tokenizer_json`
 _BYTE_ALPHABET = 256
 _MIN_VOCAB = {"wordpiece": 32, "bpe": _BYTE_ALPHABET + len(SPECIAL_TOKENS)}
 _BATCH = 1000
+# The exact shortcut of `encode_ids` for printable ASCII (U+0020-U+007E) through BERT-style WordPiece. On
+# such text these normalizers are the identity or str.lower, BertPreTokenizer cuts words at spaces and
+# isolates each of the 32 ASCII punctuation characters, and the model maps each word on its own: a
+# text's ids are its words' ids, which a cache holds (word frequencies are Zipfian).
+_ASCII_SAFE_NORMALIZERS = {"NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Lowercase", "BertNormalizer"}
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^ A-Za-z0-9]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # not printable, but for the "\n" joining texts
+_WORD_CACHE_SIZE = 200_000  # cached words (about 40 MB); the cache is emptied when full
 
 
 class TextTokenizer:
@@ -168,6 +182,7 @@ class TextTokenizer:
         self.sep_id_ = ids["[SEP]"]
         self.mask_id_ = ids["[MASK]"]
         self.truncated_count_ = 0
+        self._id_encoders: tuple[Tokenizer, _AsciiWordPiece | None] | None = None  # built by `encode_ids`
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "tokenizer_"):
@@ -190,6 +205,37 @@ class TextTokenizer:
         ids = torch.tensor([encoding.ids for encoding in encodings], dtype=torch.int64)
         pad_mask = torch.tensor([encoding.attention_mask for encoding in encodings], dtype=torch.int64) == 0
         return ids, pad_mask
+
+    def encode_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Strings -> `(ids, lengths)`: every text's unpadded ids `[CLS] ... [SEP]` (truncated to `max_length`)
+        back to back, int64, and how many ids each text has: exactly the ids `transform` gives, without
+        padding. Printable-ASCII texts take the cached-word shortcut when the tokenizer is BERT-style
+        WordPiece; the others go through `tokenizers` (parallel across the cores), asking only for ids."""
+        self._check_fitted()
+        if self._id_encoders is None:
+            unpadded = Tokenizer.from_str(self.tokenizer_.to_str())
+            unpadded.no_padding()
+            self._id_encoders = unpadded, _AsciiWordPiece.for_tokenizer(self)
+        unpadded, ascii_encoder = self._id_encoders
+        texts = list(texts)
+        if not texts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        quick = ascii_encoder.eligible(texts) if ascii_encoder else np.zeros(len(texts), dtype=bool)
+        if quick.all() and ascii_encoder:
+            return ascii_encoder.encode(texts)
+        slow = unpadded.encode_batch_fast([text for text, q in zip(texts, quick) if not q])
+        slow_lengths = np.fromiter((len(encoding.ids) for encoding in slow), dtype=np.int64, count=len(slow))
+        slow_ids = np.fromiter(chain.from_iterable(encoding.ids for encoding in slow), dtype=np.int64)
+        if not quick.any() or not ascii_encoder:
+            return slow_ids, slow_lengths
+        quick_ids, quick_lengths = ascii_encoder.encode([text for text, q in zip(texts, quick) if q])
+        lengths = np.empty(len(texts), dtype=np.int64)
+        lengths[quick], lengths[~quick] = quick_lengths, slow_lengths
+        starts = np.cumsum(lengths) - lengths
+        ids = np.empty(int(lengths.sum()), dtype=np.int64)
+        ids[_ranges(starts[quick], quick_lengths)] = quick_ids
+        ids[_ranges(starts[~quick], slow_lengths)] = slow_ids
+        return ids, lengths
 
     def fit_transform(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.fit(texts).transform(texts)
@@ -226,6 +272,78 @@ class TextTokenizer:
             shown = {k: v for k, v in state.items() if k != "tokenizer"} if isinstance(state, dict) else state
             raise DataError(f"text preprocessor state is malformed ({exc!r}): {shown}") from None
         return tokenizer
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """`concatenate([arange(s, s + c) for s, c in zip(starts, counts)])`, without the Python loop."""
+    return np.arange(int(counts.sum())) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+
+
+class _AsciiWordPiece:
+    """`encode_ids` for printable-ASCII texts: the ids `tokenizers` gives them, from cached per-word ids.
+
+    Only for a tokenizer whose every step is known to act on such text as `encode` does here (checked
+    by `for_tokenizer`); tests/test_shards.py compares both on generated ASCII text."""
+
+    def __init__(self, text: TextTokenizer, lowercase: bool, added: list[str]) -> None:
+        self.model = text.tokenizer_.model
+        self.lowercase = lowercase
+        self.added = added  # special tokens are matched in the raw text: a text holding one goes the slow way
+        self.cls_id, self.sep_id = int(text.cls_id_), int(text.sep_id_)  # type: ignore[arg-type]
+        self.body = text.max_length - 2  # truncation keeps the first max_length - 2 ids, then [CLS] ... [SEP]
+        self.words: dict[str, tuple[int, ...]] = {}
+
+    @classmethod
+    def for_tokenizer(cls, text: TextTokenizer) -> _AsciiWordPiece | None:
+        config = json.loads(text.tokenizer_.to_str())
+        normalizer = config.get("normalizer") or {"type": "Sequence", "normalizers": []}
+        steps = normalizer["normalizers"] if normalizer["type"] == "Sequence" else [normalizer]
+        template = [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                    {"SpecialToken": {"id": "[SEP]", "type_id": 0}}]  # fmt: skip
+        truncation = {"direction": "Right", "max_length": text.max_length, "strategy": "LongestFirst", "stride": 0}
+        known = (
+            config["model"]["type"] == "WordPiece"
+            and config.get("pre_tokenizer") == {"type": "BertPreTokenizer"}
+            and all(step["type"] in _ASCII_SAFE_NORMALIZERS for step in steps)
+            and all(token["special"] and not token["normalized"] for token in config["added_tokens"])
+            and (config.get("post_processor") or {}).get("single") == template
+            and config.get("truncation") == truncation
+        )
+        if not known:
+            return None
+        return cls(text, _lowercases(normalizer), [token["content"] for token in config["added_tokens"]])
+
+    def eligible(self, texts: list[str]) -> np.ndarray:
+        """Which texts are printable ASCII without a special token (checked on the whole batch first)."""
+        joined = "\n".join(texts)
+        if joined.isascii() and joined.count("\n") == len(texts) - 1 and not _ASCII_CONTROL.search(joined):
+            if not any(token in joined for token in self.added):
+                return np.ones(len(texts), dtype=bool)
+        return np.fromiter(
+            (t.isascii() and t.isprintable() and not any(token in t for token in self.added) for t in texts),
+            dtype=bool,
+            count=len(texts),
+        )
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Eligible texts -> `(ids, lengths)` as `TextTokenizer.encode_ids`."""
+        joined = "\n".join(texts)
+        words = _ASCII_WORD.findall(joined.lower() if self.lowercase else joined)  # "\n" is a word: a text's end
+        if len(self.words) > _WORD_CACHE_SIZE:
+            self.words.clear()
+        self.words["\n"] = (-1,)
+        for word in set(words).difference(self.words):
+            self.words[word] = tuple(token.id for token in self.model.tokenize(word))
+        pieces = np.fromiter(chain.from_iterable(map(self.words.__getitem__, words)), dtype=np.int64)
+        ends = np.flatnonzero(pieces < 0)
+        starts = np.concatenate([[0], ends + 1])
+        kept = np.minimum(np.append(ends, len(pieces)) - starts, self.body)
+        lengths = kept + 2
+        first = np.cumsum(lengths) - lengths
+        ids = np.empty(int(lengths.sum()), dtype=np.int64)
+        ids[first], ids[first + lengths - 1] = self.cls_id, self.sep_id
+        ids[_ranges(first + 1, kept)] = pieces[_ranges(starts, kept)]
+        return ids, lengths
 
 
 def _lowercases(normalizer: Any) -> bool:
