@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ptft.models.activations import ACTIVATIONS as PTFT_ACTIVATIONS
+from ptft.models.attention import attention
 from ptft.models.base import ENCODERS, Encoder, trim_padding
 
 # ptft's activations plus the Hugging Face `hidden_act` names. HF's "gelu" is the exact erf form, as is
@@ -56,9 +57,7 @@ class BertLayer(nn.Module):
         def split(linear: nn.Linear) -> torch.Tensor:  # (B, T, D) -> (B, nh, T, hs)
             return linear(x).view(B, T, self.heads, D // self.heads).transpose(1, 2)
 
-        y = F.scaled_dot_product_attention(
-            split(self.query), split(self.key), split(self.value), attn_mask=attn_mask, dropout_p=drop
-        )  # (B, nh, T, hs)
+        y = attention(split(self.query), split(self.key), split(self.value), attn_mask, drop)  # (B, nh, T, hs)
         y = self.attention_output(y.transpose(1, 2).reshape(B, T, D))
         x = self.attention_norm(x + F.dropout(y, drop, self.training))
         y = self.output(self.activation(self.intermediate(x)))

@@ -1,4 +1,4 @@
-"""Pre-norm transformer trunk with `scaled_dot_product_attention`, and the ViT patch encoder.
+"""Pre-norm transformer trunk (attention by `ptft.models.attention`), and the ViT patch encoder.
 
 ViT: Dosovitskiy et al. 2021, "An Image is Worth 16x16 Words". Pre-norm blocks as in GPT-2 / nanoGPT.
 """
@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ptft.models.activations import make_activation
+from ptft.models.attention import attention
 from ptft.models.base import ENCODERS, Encoder
 
 
@@ -32,7 +33,7 @@ class Block(nn.Module):
         B, T, D = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
         drop = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=drop)  # (B, nh, T, hs)
+        y = attention(q, k, v, attn_mask, drop)  # (B, nh, T, hs)
         x = x + F.dropout(self.proj(y.transpose(1, 2).reshape(B, T, D)), drop, self.training)
         return x + F.dropout(self.mlp(self.norm2(x)), drop, self.training)
 
