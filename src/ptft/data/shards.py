@@ -11,9 +11,13 @@ texts they consumed; a restart drops any half-written shard and continues after 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -29,6 +33,7 @@ INDEX = "index.json"
 PROGRESS = "progress.json"
 PIPELINE = "preprocessor.json"
 FORMAT_VERSION = 1
+TOKENIZERS_THREADS = "TOKENIZERS_PARALLELISM"  # Hugging Face tokenizers' switch for its thread pool
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -45,6 +50,77 @@ def _utf8_size(texts: list[str]) -> int:
     """Bytes of the texts in UTF-8 (lone surrogates as 3 bytes each); ASCII needs no encoding to count."""
     joined = "".join(texts)
     return len(joined) if joined.isascii() else len(joined.encode("utf-8", "surrogatepass"))
+
+
+Encoded = tuple[int, int, np.ndarray, np.ndarray]  # texts, UTF-8 bytes, ids back to back, ids per text
+
+
+def _encode(pipeline: TextPipeline, dtype: np.dtype, batch: list[str]) -> Encoded:
+    ids, lengths = pipeline.encode_ids(batch)
+    return len(batch), _utf8_size(batch), ids.astype(dtype), lengths
+
+
+_worker: dict[str, Any] = {}  # the pipeline and dtype of a worker process, set by `_start_worker`
+
+
+def _start_worker(pipeline: TextPipeline, dtype: np.dtype) -> None:
+    _worker.update(pipeline=pipeline, dtype=dtype)
+
+
+def _encode_in_worker(batch: list[str]) -> Encoded:
+    return _encode(_worker["pipeline"], _worker["dtype"], batch)
+
+
+@contextmanager
+def _batch_encoder(
+    pipeline: TextPipeline, dtype: np.dtype, workers: int
+) -> Iterator[Callable[[Iterable[list[str]]], Iterator[Encoded]]]:
+    """A function: batches -> their `Encoded`, in order. With `workers` > 1 the batches are cleaned and
+    tokenized in that many forked processes, up to 2 x `workers` batches ahead (cleaning and the word
+    cache of `TextTokenizer.encode_ids` are Python, one core per process). The pool lives as long as
+    the context; a batch iterable is drained before the function returns, so a failing read never
+    strands finished batches of an earlier shard."""
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield lambda batches: (_encode(pipeline, dtype, batch) for batch in batches)
+        return
+    # Forked workers inherit the fitted pipeline, no pickling, no re-import. tokenizers turns its own
+    # threads off in a child forked after the parent used them and warns on stderr; with the variable
+    # set it only turns them off (the workers are the parallelism here). Restored when the pool ends.
+    saved = os.environ.get(TOKENIZERS_THREADS)
+    os.environ[TOKENIZERS_THREADS] = "false"
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(workers, context, _start_worker, (pipeline, dtype)) as pool:
+
+            def encode(batches: Iterable[list[str]]) -> Iterator[Encoded]:
+                pending: deque[Future[Encoded]] = deque()
+                for batch in batches:
+                    pending.append(pool.submit(_encode_in_worker, batch))
+                    if len(pending) > 2 * workers:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+
+            yield encode
+    finally:
+        if saved is None:
+            os.environ.pop(TOKENIZERS_THREADS, None)
+        else:
+            os.environ[TOKENIZERS_THREADS] = saved
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _shard_batches(stream: Iterator[str], batch_size: int, texts: int) -> Iterator[list[str]]:
+    """The next `texts` texts of `stream` (fewer at its end) in batches of at most `batch_size`."""
+    while texts > 0:
+        batch = list(islice(stream, min(batch_size, texts)))
+        if not batch:
+            return
+        texts -= len(batch)
+        yield batch
 
 
 @dataclass
@@ -67,10 +143,12 @@ def prepare_shards(
     texts_per_shard: int = 1_000_000,
     batch_size: int = 10_000,
     progress: Any = None,
+    workers: int | None = None,
 ) -> PrepareReport:
     """Tokenize `texts` with `pipeline` into shards under `out`, resuming a preparation left unfinished.
 
-    `progress(texts_done)` is called after every batch (for a progress bar)."""
+    `progress(texts_done)` is called after every batch (for a progress bar). `workers`: processes that
+    clean and tokenize (default: one per core; 1 = in this process). The shards do not depend on it."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / INDEX).is_file():
@@ -91,34 +169,32 @@ def prepare_shards(
     for _ in islice(stream, consumed):  # skip what finished shards hold
         pass
     bytes_read = 0
-    while True:
-        name = f"shard-{len(done['shards']):05d}"
-        chunk_ids: list[np.ndarray] = []  # per batch: its texts' ids back to back, and ids per text
-        chunk_lengths: list[np.ndarray] = []
-        count = 0
-        while count < texts_per_shard:
-            batch = list(islice(stream, min(batch_size, texts_per_shard - count)))
-            if not batch:
+    workers = workers if workers is not None else _cores()
+    with _batch_encoder(pipeline, dtype, workers) as encode:
+        while True:
+            name = f"shard-{len(done['shards']):05d}"
+            chunk_ids: list[np.ndarray] = []  # per batch: its texts' ids back to back, and ids per text
+            chunk_lengths: list[np.ndarray] = []
+            count = 0
+            for batch_texts, batch_bytes, ids, lengths in encode(_shard_batches(stream, batch_size, texts_per_shard)):
+                bytes_read += batch_bytes
+                chunk_ids.append(ids)
+                chunk_lengths.append(lengths)
+                count += batch_texts
+                if progress is not None:
+                    progress(consumed + count)
+            if count == 0:
                 break
-            bytes_read += _utf8_size(batch)
-            ids, lengths = pipeline.encode_ids(batch)
-            chunk_ids.append(ids.astype(dtype))
-            chunk_lengths.append(lengths)
-            count += len(batch)
-            if progress is not None:
-                progress(consumed + count)
-        if count == 0:
-            break
-        offsets = np.concatenate([[0], np.cumsum(np.concatenate(chunk_lengths))])
-        for suffix, array in ((".bin", np.concatenate(chunk_ids)), (".idx", offsets)):
-            tmp = folder / f"{name}{suffix}.tmp"
-            array.tofile(tmp)
-            os.replace(tmp, folder / f"{name}{suffix}")
-        done["shards"].append({"name": name, "texts": count, "tokens": int(offsets[-1])})
-        _atomic_write(folder / PROGRESS, json.dumps(done))
-        consumed += count
-        if count < texts_per_shard:
-            break
+            offsets = np.concatenate([[0], np.cumsum(np.concatenate(chunk_lengths))])
+            for suffix, array in ((".bin", np.concatenate(chunk_ids)), (".idx", offsets)):
+                tmp = folder / f"{name}{suffix}.tmp"
+                array.tofile(tmp)
+                os.replace(tmp, folder / f"{name}{suffix}")
+            done["shards"].append({"name": name, "texts": count, "tokens": int(offsets[-1])})
+            _atomic_write(folder / PROGRESS, json.dumps(done))
+            consumed += count
+            if count < texts_per_shard:
+                break
     index = {
         "format_version": FORMAT_VERSION,
         "dtype": dtype.name,

@@ -291,7 +291,7 @@ class _AsciiWordPiece:
         self.added = added  # special tokens are matched in the raw text: a text holding one goes the slow way
         self.cls_id, self.sep_id = int(text.cls_id_), int(text.sep_id_)  # type: ignore[arg-type]
         self.body = text.max_length - 2  # truncation keeps the first max_length - 2 ids, then [CLS] ... [SEP]
-        self.words: dict[str, tuple[int, ...]] = {}
+        self.words = _WordTable(self.model)
 
     @classmethod
     def for_tokenizer(cls, text: TextTokenizer) -> _AsciiWordPiece | None:
@@ -330,11 +330,10 @@ class _AsciiWordPiece:
         joined = "\n".join(texts)
         words = _ASCII_WORD.findall(joined.lower() if self.lowercase else joined)  # "\n" is a word: a text's end
         if len(self.words) > _WORD_CACHE_SIZE:
-            self.words.clear()
-        self.words["\n"] = (-1,)
-        for word in set(words).difference(self.words):
-            self.words[word] = tuple(token.id for token in self.model.tokenize(word))
-        pieces = np.fromiter(chain.from_iterable(map(self.words.__getitem__, words)), dtype=np.int64)
+            self.words = _WordTable(self.model)
+        rows = np.fromiter(map(self.words.__getitem__, words), dtype=np.int64, count=len(words))
+        word_starts, word_counts, word_ids = self.words.arrays()
+        pieces = word_ids[_ranges(word_starts[rows], word_counts[rows])]
         ends = np.flatnonzero(pieces < 0)
         starts = np.concatenate([[0], ends + 1])
         kept = np.minimum(np.append(ends, len(pieces)) - starts, self.body)
@@ -344,6 +343,33 @@ class _AsciiWordPiece:
         ids[first], ids[first + lengths - 1] = self.cls_id, self.sep_id
         ids[_ranges(first + 1, kept)] = pieces[_ranges(starts, kept)]
         return ids, lengths
+
+
+class _WordTable(dict[str, int]):
+    """word -> row: row r's ids are `ids[starts[r] : starts[r] + counts[r]]` of `arrays()`. A word not yet
+    seen is tokenized by the WordPiece model itself on lookup. Row 0 is "\n", the end of a text (id -1)."""
+
+    def __init__(self, model: models.Model) -> None:
+        super().__init__({"\n": 0})
+        self.model = model
+        self.counts, self.ids = np.ones(1, dtype=np.int64), np.full(1, -1, dtype=np.int64)
+        self.new_counts: list[int] = []
+        self.new_ids: list[int] = []
+
+    def __missing__(self, word: str) -> int:
+        ids = [token.id for token in self.model.tokenize(word)]
+        self.new_ids += ids
+        self.new_counts.append(len(ids))
+        row = self[word] = len(self)
+        return row
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, counts, ids), the words added since the last call included."""
+        if self.new_counts:
+            self.counts = np.concatenate([self.counts, np.array(self.new_counts, dtype=np.int64)])
+            self.ids = np.concatenate([self.ids, np.array(self.new_ids, dtype=np.int64)])
+            self.new_counts, self.new_ids = [], []
+        return np.cumsum(self.counts) - self.counts, self.counts, self.ids
 
 
 def _lowercases(normalizer: Any) -> bool:
