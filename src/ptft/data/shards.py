@@ -1,11 +1,12 @@
-"""Token shards on disk: a corpus tokenized once (`ptft data prepare`), read back memory-mapped.
+"""Token shards on disk: a corpus tokenized once (`ptft data prepare`), read back a batch at a time.
 
 A prepared folder holds `shard-NNNNN.bin` (the token ids of many texts, back to back, uint16 when the
 vocabulary fits, else uint32), `shard-NNNNN.idx` (int64 start offsets, one more than texts), the text
 pipeline that produced them (`preprocessor.json`) and `index.json` (shard list, counts, dtype), written
-last. Reading maps the files (`numpy.memmap`): memory does not grow with the corpus, only the pages in
-use are resident. Preparation is resumable: `progress.json` records the finished shards and how many
-texts they consumed; a restart drops any half-written shard and continues after the last finished one.
+last. Reading holds 4 bytes a text in memory (the lengths) and reads each row from disk when a batch
+needs it (see `TokenShards`). Preparation is resumable: `progress.json` records the finished shards
+and how many texts they consumed; a restart drops any half-written shard and continues after the last
+finished one. Preparing cleans and tokenizes in one worker process per core (`prepare_shards`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ptft.errors import DataError
+from ptft.errors import DataError, PtftError
 from ptft.preprocess.pipeline import TextPipeline
 
 INDEX = "index.json"
@@ -94,12 +96,18 @@ def _batch_encoder(
 
             def encode(batches: Iterable[list[str]]) -> Iterator[Encoded]:
                 pending: deque[Future[Encoded]] = deque()
-                for batch in batches:
-                    pending.append(pool.submit(_encode_in_worker, batch))
-                    if len(pending) > 2 * workers:
+                try:
+                    for batch in batches:
+                        pending.append(pool.submit(_encode_in_worker, batch))
+                        if len(pending) > 2 * workers:
+                            yield pending.popleft().result()
+                    while pending:
                         yield pending.popleft().result()
-                while pending:
-                    yield pending.popleft().result()
+                except BrokenProcessPool:
+                    raise PtftError(
+                        "a worker process tokenizing the corpus died (killed, perhaps for lack of memory); the "
+                        "finished shards are kept: run the same command again to resume"
+                    ) from None
 
             yield encode
     finally:
@@ -107,6 +115,17 @@ def _batch_encoder(
             os.environ.pop(TOKENIZERS_THREADS, None)
         else:
             os.environ[TOKENIZERS_THREADS] = saved
+
+
+def _write_shard(stem: Path, ids: np.ndarray, lengths: np.ndarray) -> int:
+    """`stem`.bin (the ids) and `stem`.idx (each text's start offset, and the end), each written whole
+    under a temporary name first; -> the number of ids."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    for suffix, array in ((".bin", ids), (".idx", offsets)):
+        tmp = stem.with_name(f"{stem.name}{suffix}.tmp")
+        array.tofile(tmp)
+        os.replace(tmp, stem.with_name(stem.name + suffix))
+    return int(offsets[-1])
 
 
 def _cores() -> int:
@@ -185,12 +204,8 @@ def prepare_shards(
                     progress(consumed + count)
             if count == 0:
                 break
-            offsets = np.concatenate([[0], np.cumsum(np.concatenate(chunk_lengths))])
-            for suffix, array in ((".bin", np.concatenate(chunk_ids)), (".idx", offsets)):
-                tmp = folder / f"{name}{suffix}.tmp"
-                array.tofile(tmp)
-                os.replace(tmp, folder / f"{name}{suffix}")
-            done["shards"].append({"name": name, "texts": count, "tokens": int(offsets[-1])})
+            tokens = _write_shard(folder / name, np.concatenate(chunk_ids), np.concatenate(chunk_lengths))
+            done["shards"].append({"name": name, "texts": count, "tokens": tokens})
             _atomic_write(folder / PROGRESS, json.dumps(done))
             consumed += count
             if count < texts_per_shard:
@@ -211,8 +226,13 @@ def prepare_shards(
 
 
 class TokenShards:
-    """A prepared corpus, memory-mapped: `len`, `lengths` (tokens per text) and `batch(indices)` ->
-    right-padded (B, T) int64 ids."""
+    """A prepared corpus on disk: `len`, `lengths` (tokens per text, int32) and `batch(indices)` ->
+    right-padded (B, T) int64 ids.
+
+    `lengths` is the one per-text array in memory (4 bytes a text). Rows are read with positioned reads
+    (`os.pread`: the start offset, then the ids), not through memory maps: a map's pages count as the
+    process's memory, and the kernel maps 64 KB around every row touched, so a long run over a large
+    corpus would come to hold most of it. Safe in forked loader workers (no shared file position)."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
@@ -226,41 +246,64 @@ class TokenShards:
             raise DataError(f"{self.folder}: no {INDEX}; not a prepared corpus{hint}")
         try:
             index = json.loads(index_path.read_text())
-            dtype = np.dtype(index["dtype"])
-            shards = index["shards"]
+            self._dtype = np.dtype(index["dtype"])
+            self._names = [str(s["name"]) for s in index["shards"]]
+            counts = np.array([int(s["texts"]) for s in index["shards"]], dtype=np.int64)
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise DataError(f"{index_path}: malformed index ({exc})") from None
         self.pipeline = TextPipeline.from_state(json.loads((self.folder / PIPELINE).read_text()))
         self.pad_id = self.pipeline.pad_id
         self.max_length = self.pipeline.tokenizer.max_length
-        self._tokens = [np.memmap(self.folder / f"{s['name']}.bin", dtype=dtype, mode="r") for s in shards]
-        self._offsets = [np.fromfile(self.folder / f"{s['name']}.idx", dtype=np.int64) for s in shards]
-        counts = np.array([len(o) - 1 for o in self._offsets], dtype=np.int64)
         self._first = np.concatenate([[0], np.cumsum(counts)])  # global index of each shard's first text
-        for shard, tokens, offsets in zip(shards, self._tokens, self._offsets):
-            if len(offsets) - 1 != shard["texts"] or offsets[-1] != len(tokens):
-                raise DataError(f"{self.folder}/{shard['name']}: sizes do not match {INDEX}; prepare it again")
-        self.lengths = torch.from_numpy(np.concatenate([np.diff(o) for o in self._offsets]).astype(np.int32))
+        lengths = np.empty(int(self._first[-1]), dtype=np.int32)
+        for s, name in enumerate(self._names):  # one shard's offsets in memory at a time
+            offsets = np.fromfile(self.folder / f"{name}.idx", dtype=np.int64)
+            size = (self.folder / f"{name}.bin").stat().st_size
+            if len(offsets) - 1 != counts[s] or offsets[-1] * self._dtype.itemsize != size:
+                raise DataError(f"{self.folder}/{name}: sizes do not match {INDEX}; prepare it again")
+            lengths[self._first[s] : self._first[s + 1]] = np.diff(offsets)
+        self.lengths = torch.from_numpy(lengths)
         self.source = str(self.folder)
+        self._open()
+
+    def _open(self) -> None:
+        self._bins = [open(self.folder / f"{name}.bin", "rb") for name in self._names]  # noqa: SIM115
+        self._idxs = [open(self.folder / f"{name}.idx", "rb") for name in self._names]  # noqa: SIM115
+
+    def __getstate__(self) -> dict[str, Any]:  # for loader workers started by spawn: reopen, do not copy
+        return {k: v for k, v in self.__dict__.items() if k not in ("_bins", "_idxs")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._open()
 
     def __len__(self) -> int:
         return int(self._first[-1])
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for tokens, offsets in zip(self._tokens, self._offsets):
+        for name in self._names:
+            offsets = np.fromfile(self.folder / f"{name}.idx", dtype=np.int64)
+            tokens = np.memmap(self.folder / f"{name}.bin", dtype=self._dtype, mode="r")
             for start, end in zip(offsets[:-1], offsets[1:]):
-                yield np.asarray(tokens[start:end])
+                yield np.array(tokens[start:end])
+            del tokens
 
     def __getitem__(self, indices: torch.Tensor) -> torch.Tensor:
         return self.batch(indices)
 
+    def _row(self, shard: int, local: int, length: int) -> np.ndarray:
+        size = self._dtype.itemsize
+        start = int.from_bytes(os.pread(self._idxs[shard].fileno(), 8, 8 * local), "little", signed=True)
+        data = os.pread(self._bins[shard].fileno(), length * size, start * size)
+        if len(data) != length * size:
+            raise DataError(f"{self.folder}/{self._names[shard]}.bin is shorter than its index; prepare it again")
+        return np.frombuffer(data, dtype=self._dtype)
+
     def batch(self, indices: torch.Tensor) -> torch.Tensor:
         rows = indices.tolist()
-        width = int(self.lengths[indices].max()) if rows else 0
-        out = torch.full((len(rows), max(width, 1)), self.pad_id, dtype=torch.int64)
-        shard_of = np.searchsorted(self._first, rows, side="right") - 1
-        for r, (i, s) in enumerate(zip(rows, shard_of.tolist())):
-            local = i - int(self._first[s])
-            start, end = self._offsets[s][local], self._offsets[s][local + 1]
-            out[r, : end - start] = torch.from_numpy(self._tokens[s][start:end].astype(np.int64))
+        lengths = self.lengths[indices].tolist()
+        out = torch.full((len(rows), max([1, *lengths])), self.pad_id, dtype=torch.int64)
+        shard_of = (np.searchsorted(self._first, rows, side="right") - 1).tolist()
+        for r, (i, s, length) in enumerate(zip(rows, shard_of, lengths)):
+            out[r, :length] = torch.from_numpy(self._row(s, i - int(self._first[s]), length).astype(np.int64))
         return out

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ptft.data.cleaning import CleanConfig, transforms
+from ptft.data.cleaning import CleanConfig, transform_all, transforms
 from ptft.errors import DataError
 from ptft.preprocess.text import TextTokenizer
 
@@ -41,13 +41,10 @@ class TextPipeline:
         return text
 
     def clean_all(self, texts: Sequence[str]) -> list[str]:
-        """`[clean(text[:cut]) for text in texts]`, one step at a time over the whole list (fewer Python
-        calls); `cut` = max_length x CHARS_PER_TOKEN_BOUND characters."""
+        """`[clean(text[:cut]) for text in texts]` (`cut` = max_length x CHARS_PER_TOKEN_BOUND characters),
+        faster: a step that changes none of the texts is skipped for all of them."""
         limit = self.tokenizer.max_length * CHARS_PER_TOKEN_BOUND
-        cleaned = [text[:limit] for text in texts]
-        for name in self.clean_steps:
-            cleaned = list(map(STEPS[name], cleaned))
-        return cleaned
+        return transform_all([text[:limit] for text in texts], [(name, STEPS[name]) for name in self.clean_steps])
 
     def fit(self, texts: Sequence[str]) -> TextPipeline:
         """Train the tokenizer on the (already cleaned) corpus."""
@@ -59,8 +56,7 @@ class TextPipeline:
         `cleaned`: the texts were already cut and cleaned by these steps (a prepared pre-training corpus)."""
         if isinstance(texts, str):
             raise DataError("TextPipeline.transform needs a list of strings, got a single str; wrap it in a list")
-        limit = self.tokenizer.max_length * CHARS_PER_TOKEN_BOUND
-        ids, _ = self.tokenizer.transform(list(texts) if cleaned else [self.clean(text[:limit]) for text in texts])
+        ids, _ = self.tokenizer.transform(list(texts) if cleaned else self.clean_all(texts))
         return ids
 
     def encode_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

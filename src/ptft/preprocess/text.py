@@ -41,7 +41,7 @@ _BATCH = 1000
 # text's ids are its words' ids, which a cache holds (word frequencies are Zipfian).
 _ASCII_SAFE_NORMALIZERS = {"NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Lowercase", "BertNormalizer"}
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^ A-Za-z0-9]")
-_ASCII_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # not printable, but for the "\n" joining texts
+_ASCII_CONTROLS = bytes([*range(0x0A), *range(0x0B, 0x20), 0x7F])  # not printable, but the "\n" joining texts
 _WORD_CACHE_SIZE = 200_000  # cached words (about 40 MB); the cache is emptied when full
 
 
@@ -223,7 +223,8 @@ class TextTokenizer:
         quick = ascii_encoder.eligible(texts) if ascii_encoder else np.zeros(len(texts), dtype=bool)
         if quick.all() and ascii_encoder:
             return ascii_encoder.encode(texts)
-        slow = unpadded.encode_batch_fast([text for text, q in zip(texts, quick) if not q])
+        encode_batch = getattr(unpadded, "encode_batch_fast", unpadded.encode_batch)  # _fast: no offsets (>= 0.21)
+        slow = encode_batch([text for text, q in zip(texts, quick) if not q])
         slow_lengths = np.fromiter((len(encoding.ids) for encoding in slow), dtype=np.int64, count=len(slow))
         slow_ids = np.fromiter(chain.from_iterable(encoding.ids for encoding in slow), dtype=np.int64)
         if not quick.any() or not ascii_encoder:
@@ -316,8 +317,9 @@ class _AsciiWordPiece:
     def eligible(self, texts: list[str]) -> np.ndarray:
         """Which texts are printable ASCII without a special token (checked on the whole batch first)."""
         joined = "\n".join(texts)
-        if joined.isascii() and joined.count("\n") == len(texts) - 1 and not _ASCII_CONTROL.search(joined):
-            if not any(token in joined for token in self.added):
+        if joined.isascii() and joined.count("\n") == len(texts) - 1:
+            printable = len(joined.encode("ascii").translate(None, _ASCII_CONTROLS)) == len(joined)
+            if printable and not any(token in joined for token in self.added):
                 return np.ones(len(texts), dtype=bool)
         return np.fromiter(
             (t.isascii() and t.isprintable() and not any(token in t for token in self.added) for t in texts),
