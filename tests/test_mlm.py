@@ -83,8 +83,27 @@ def test_masked_only_loss_equals_the_full_vocabulary_reference() -> None:
 
 def test_trim_padding_drops_columns_padded_everywhere() -> None:
     ids = torch.tensor([[5, 6, 0, 0, 0], [5, 6, 7, 0, 0]])
-    x, mask = trim_padding(ids, ids == 0)
+    x, mask = trim_padding(ids, ids == 0, multiple=1)
     assert x.tolist() == [[5, 6, 0], [5, 6, 7]] and mask.tolist() == [[False, False, True], [False, False, False]]
+    assert trim_padding(ids, ids == 0, multiple=2)[0].shape == (2, 4)  # widths rounded up: few shapes
+    assert trim_padding(ids, ids == 0)[0].shape == (2, 5)  # never wider than the batch
+    wide = torch.cat([ids, torch.zeros(2, 20, dtype=ids.dtype)], dim=1)
+    assert trim_padding(wide, wide == 0)[0].shape == (2, 8)
+
+
+def test_masked_positions_padded_to_few_shapes_give_the_same_loss() -> None:
+    torch.manual_seed(0)
+    head = MLMHead(16, nn.Embedding(VOCAB, 16))
+    hidden = torch.randn(4, 12, 16)
+    ids, maskable = corpus(4, 12)
+    _, labels = mlm_mask(ids, maskable, MASK_ID, VOCAB, 0.3, torch.Generator().manual_seed(1))
+    seen: list[int] = []
+    original = head.forward
+    head.forward = lambda h: (seen.append(len(h)), original(h))[1]  # type: ignore[method-assign]
+    exact = mlm_loss(hidden, labels, head, multiple=1)
+    padded = mlm_loss(hidden, labels, head, multiple=64)
+    assert seen == [int((labels != IGNORE).sum()), 64]
+    torch.testing.assert_close(padded, exact)
 
 
 def test_length_bucketed_batches_cover_the_epoch_with_less_padding() -> None:

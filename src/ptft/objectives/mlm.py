@@ -16,6 +16,7 @@ from ptft.models.base import Encoder
 from ptft.objectives.registry import OBJECTIVES, Objective
 
 IGNORE = -100  # label of positions that carry no loss (as in torch.nn.functional.cross_entropy)
+MASKED_MULTIPLE = 64  # masked positions are projected in groups of this many rows (see mlm_loss)
 
 
 def mlm_mask(
@@ -49,12 +50,19 @@ def mlm_mask(
     return inputs, labels
 
 
-def mlm_loss(hidden: torch.Tensor, labels: torch.Tensor, project: nn.Module) -> torch.Tensor:
+def mlm_loss(
+    hidden: torch.Tensor, labels: torch.Tensor, project: nn.Module, multiple: int = MASKED_MULTIPLE
+) -> torch.Tensor:
     """Mean cross-entropy over the chosen positions; `project` maps (M, D) -> (M, V) logits and is
-    applied to those M positions only."""
-    chosen = labels != IGNORE
-    logits = project(hidden[chosen])
-    return F.cross_entropy(logits.float(), labels[chosen])
+    applied to those M positions only - padded to a multiple of `multiple` rows (which carry no loss), so
+    that the projection sees few distinct shapes (each new one costs the CPU math library a kernel build
+    and cached memory)."""
+    index = (labels.flatten() != IGNORE).nonzero().squeeze(1)
+    count = len(index)
+    extra = -count % multiple
+    targets = F.pad(labels.flatten()[index], (0, extra), value=IGNORE)
+    logits = project(hidden.flatten(0, 1)[F.pad(index, (0, extra))])  # extra rows: position 0, ignored
+    return F.cross_entropy(logits.float(), targets, ignore_index=IGNORE)
 
 
 class MLMHead(nn.Module):
