@@ -229,3 +229,22 @@ def test_wordpiece_vocabulary_marks_word_inner_pieces() -> None:
     inner = [p for p in pieces if p not in ("[CLS]", "[SEP]", "[PAD]")]
     assert inner[0][:2] != "##" and all(p.startswith("##") for p in inner[1:])
     assert tokenizer.tokenizer_.decode(tokenizer.tokenizer_.encode("harbours").ids) == "harbours"
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_word_counts_of_ascii_batches_equal_the_tokenizers_own(lowercase: bool) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from ptft.preprocess.wordpiece import count_words
+
+    tokenizer, _ = TextTokenizer(lowercase=lowercase)._new_tokenizer()
+    printable = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
+    anything = st.text(max_size=30)  # control characters, newlines, accents, CJK: the per-text path
+
+    @settings(max_examples=200, deadline=None, derandomize=True)
+    @given(st.lists(st.lists(printable | anything, max_size=6), max_size=4))
+    def check(batches: list[list[str]]) -> None:
+        assert count_words(tokenizer, batches, bert_lowercase=lowercase) == count_words(tokenizer, batches)
+
+    check()

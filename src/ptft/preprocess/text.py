@@ -119,7 +119,8 @@ class TextTokenizer:
                 yield batch
 
         if trainer is None:  # reproducible WordPiece: see ptft.preprocess.wordpiece
-            vocab = train_wordpiece(count_words(tokenizer, batches()), self.vocab_size, SPECIAL_TOKENS)
+            words = count_words(tokenizer, batches(), bert_lowercase=self.lowercase)
+            vocab = train_wordpiece(words, self.vocab_size, SPECIAL_TOKENS)
             tokenizer.model = models.WordPiece(vocab, unk_token="[UNK]")
             tokenizer.add_special_tokens(SPECIAL_TOKENS)  # as the trainers do: matched whole, skipped by decode
         else:

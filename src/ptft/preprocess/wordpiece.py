@@ -15,6 +15,7 @@ it (half the vocabulary), keeping the most frequent characters with ties broken 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
@@ -22,17 +23,38 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 PREFIX = "##"
 _PRIVATE_USE = (0xF0000, 0x10FFFD)  # planes 15 and 16: no character that normalised text is likely to use
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^ A-Za-z0-9]")  # BertPreTokenizer on printable ASCII (+ the "\n" joins)
+_CONTROLS = bytes([*range(0x0A), *range(0x0B, 0x20), 0x7F])  # not printable ASCII, but for the "\n" joins
 
 
-def count_words(tokenizer: Tokenizer, texts: Iterable[list[str]]) -> Counter[str]:
-    """How often each word occurs, words as `tokenizer`'s normalizer and pre-tokenizer cut them."""
+def count_words(tokenizer: Tokenizer, texts: Iterable[list[str]], bert_lowercase: bool | None = None) -> Counter[str]:
+    """How often each word occurs, words as `tokenizer`'s normalizer and pre-tokenizer cut them.
+
+    `bert_lowercase` (True/False) says the tokenizer is ptft's BERT-style one (NFKC + BertNormalizer with that
+    lowercasing, BertPreTokenizer): then a batch of printable-ASCII texts, on which those steps are just
+    (lowercasing and) splitting into runs of letters and digits and single other characters, is counted with
+    one regex over the whole batch (tests compare both ways)."""
     counts: Counter[str] = Counter()
     normalizer, pre_tokenizer = tokenizer.normalizer, tokenizer.pre_tokenizer
     assert normalizer is not None and pre_tokenizer is not None
     for batch in texts:
+        joined = "\n".join(batch)
+        if bert_lowercase is not None and _printable_ascii(joined, len(batch)):
+            counts.update(_ASCII_WORD.findall(joined.lower() if bert_lowercase else joined))
+            del counts["\n"]  # the separator the regex also matched
+            continue
         for text in batch:
             counts.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
     return counts
+
+
+def _printable_ascii(joined: str, texts: int) -> bool:
+    """Whether `texts` texts joined by newlines are all printable ASCII (no newline of their own)."""
+    return (
+        joined.isascii()
+        and joined.count("\n") == texts - 1
+        and len(joined.encode("ascii").translate(None, _CONTROLS)) == len(joined)
+    )
 
 
 def _alphabet(words: Counter[str], limit: int) -> list[str]:
