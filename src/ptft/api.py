@@ -313,9 +313,9 @@ class Pretrainer:
     ) -> tuple[Preprocessor, torch.Tensor | TokenShards | MappedImages, torch.Tensor | None, dict, dict]:
         """-> (preprocessing, model inputs, token counts, what the data is, corpus report).
 
-        A folder made by `ptft data prepare` is memory-mapped with the tokenizer it was made with, and so is a
-        uint8 `.npy` of images (normalised batch by batch); texts are cleaned, de-duplicated and tokenized
-        here; other images normalised in memory."""
+        A folder made by `ptft data prepare` is read row by row with the tokenizer it was made with; a uint8
+        `.npy` of images is memory-mapped (normalised batch by batch); texts are cleaned, de-duplicated and
+        tokenized here; other images normalised in memory."""
         cfg = self.config
         spec = data if data is not None else cfg.data
         if isinstance(spec, str) and (Path(spec) / SHARD_INDEX).is_file():

@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[type, str]] = {
     "demo": (DemoConfig, "a built-in task (Fashion-MNIST or WordNet): pre-train, fine-tune on few labels, compare"),
     "data inspect": (InspectConfig, "counts, lengths, duplicate rates and what cleaning would do, for a text corpus"),
     "data clean": (CleanCommandConfig, "write a cleaned, de-duplicated copy of a text corpus"),
-    "data prepare": (PrepareConfig, "tokenize a text corpus once into memory-mapped shards for pre-training"),
+    "data prepare": (PrepareConfig, "tokenize a text corpus once into token shards on disk for pre-training"),
 }
 POSITIONAL = {"evaluate": "run", "predict": "run", "data inspect": "data", "data clean": "data", "data prepare": "data"}
 ALIASES = {"pretrained": ["--from"]}  # `ptft finetune --from hf:PATH`
