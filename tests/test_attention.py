@@ -45,3 +45,12 @@ def test_bf16_dropout_drops_probabilities_only_when_asked() -> None:
     q, k, v, mask = qkv_and_mask(torch.bfloat16)
     torch.manual_seed(0)
     assert not torch.equal(attention(q, k, v, mask, 0.5), attention(q, k, v, mask, 0.0))
+
+
+def test_bf16_query_with_nothing_to_attend_to_gets_zeros_not_nan() -> None:
+    q, k, v, mask = qkv_and_mask(torch.bfloat16)
+    mask[2] = False  # the third sequence: every key masked
+    got = attention(q, k, v, mask, 0.0)
+    want = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # torch >= 2.5: zeros for such rows
+    assert torch.isfinite(got).all()
+    assert torch.equal(got[2], torch.zeros_like(got[2])) and torch.equal(want[2], torch.zeros_like(want[2]))

@@ -179,3 +179,27 @@ def test_loader_workers_get_distinct_seeds_that_follow_the_run_seed() -> None:
     first = seeds(0)
     assert len(set(first)) == 2 and torch.initial_seed() % 2**62 not in first  # two workers, neither the main
     assert seeds(0) == first and set(seeds(1)).isdisjoint(first)
+
+
+class BrokenRows:
+    """Rows whose reading fails as a damaged prepared corpus does: with a ptft DataError."""
+
+    def __len__(self) -> int:
+        return 64
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        from ptft.errors import DataError
+
+        raise DataError("shards/shard-00000.bin is shorter than its index; prepare it again")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_data_error_in_a_loader_worker_reaches_the_user_as_itself(workers: int) -> None:
+    from ptft.errors import DataError
+    from ptft.train.batches import BatchStream
+
+    stream = BatchStream(BrokenRows(), None, 8, seed=0, workers=workers)
+    with pytest.raises(DataError) as caught:
+        stream.next()
+    assert str(caught.value) == "shards/shard-00000.bin is shorter than its index; prepare it again"  # no traceback
+    stream.close()

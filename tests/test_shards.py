@@ -1,5 +1,5 @@
 """Token shards (`ptft data prepare`): write/read round trip across shard boundaries and a partial last
-shard, uint16 vs uint32, resuming an interrupted preparation, memory-mapped reading, pre-training from
+shard, uint16 vs uint32, resuming an interrupted preparation, reading rows on demand, pre-training from
 a prepared folder; the fast encoding (cleaning a batch at once, cached word ids for ASCII, worker
 processes) gives exactly the ids of the per-text cleaning and the `tokenizers` pipeline (Hypothesis)."""
 
@@ -70,6 +70,16 @@ def test_wide_vocabularies_use_uint32(pipeline: TextPipeline, tmp_path: Path, mo
     assert [row.tolist() for row in TokenShards(tmp_path / "w")] == expected_rows(pipeline, TEXTS[:5])
 
 
+def test_damaged_offsets_are_a_data_error(pipeline: TextPipeline, tmp_path: Path) -> None:
+    prepare_shards(TEXTS, tmp_path / "c", pipeline, texts_per_shard=10, batch_size=4)
+    idx = tmp_path / "c" / "shard-00001.idx"
+    offsets = np.fromfile(idx, dtype=np.int64)
+    offsets[[3, 4]] = offsets[[4, 3]]  # same size, same end: only the order is wrong
+    offsets.tofile(idx)
+    with pytest.raises(DataError, match="shard-00001: sizes do not match"):
+        TokenShards(tmp_path / "c")
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_interrupted_preparation_resumes_to_the_same_result(
     pipeline: TextPipeline, tmp_path: Path, workers: int
@@ -112,6 +122,12 @@ def test_pretrain_streams_from_a_prepared_folder_via_cli(tmp_path: Path) -> None
     argv = ["data", "prepare", str(corpus), "--out", str(folder), "--vocab-size", "120", "--max-length", "16"]
     assert cli.main([*argv, "--texts-per-shard", "30"]) == 0
     assert len(TokenShards(folder)) == 80
+    one_worker = tmp_path / "one-worker"
+    assert cli.main([*argv[:4], str(one_worker), *argv[5:], "--texts-per-shard", "30", "--workers", "1"]) == 0
+    assert [f.read_bytes() for f in sorted(folder.glob("shard-*"))] == [
+        f.read_bytes() for f in sorted(one_worker.glob("shard-*"))
+    ]
+    assert cli.main([*argv[:4], str(tmp_path / "x"), *argv[5:], "--workers", "-1"]) == 2  # a ConfigError
     trainer = Pretrainer(data=str(folder), out=str(tmp_path / "pre"), steps=3, dim=16, depth=1, heads=2,
                          batch_size=8, progress=False, precision="fp32").fit()  # fmt: skip
     meta = json.loads((trainer.run_dir / "ptft.json").read_text())

@@ -267,7 +267,12 @@ def _data_prepare(cfg: PrepareConfig) -> None:
         pipeline.fit([pipeline.clean(t) for t in islice(texts(), cfg.fit_texts)])
     with tqdm(desc="prepare", unit=" texts") as bar:
         report = prepare_shards(
-            texts(), cfg.out, pipeline, cfg.texts_per_shard, progress=lambda n: bar.update(n - bar.n)
+            texts(),
+            cfg.out,
+            pipeline,
+            cfg.texts_per_shard,
+            progress=lambda n: bar.update(n - bar.n),
+            workers=cfg.workers or None,
         )
     print(
         f"prepared {report.texts:,} texts, {report.tokens:,} tokens in {report.shards} shard(s), "

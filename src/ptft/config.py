@@ -216,7 +216,7 @@ class CleanCommandConfig:
 @dataclass(frozen=True)
 class PrepareConfig:
     data: str = ""  # text file or folder (txt, JSONL, CSV, TSV, Parquet) to tokenize
-    out: str = ""  # folder for the token shards (memory-mapped by `ptft pretrain --data FOLDER`)
+    out: str = ""  # folder for the token shards (read by `ptft pretrain --data FOLDER`)
     text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
     skip_bad: int = 0  # bad lines/rows or unreadable images to skip and count before stopping; 0 = stop at the first
     tokenizer: str = "wordpiece"  # wordpiece | bpe, trained on the first --fit-texts texts
@@ -224,9 +224,12 @@ class PrepareConfig:
     max_length: int = 128  # tokens per text, [CLS] and [SEP] included; longer texts are truncated
     fit_texts: int = 200_000  # texts the tokenizer is trained on (the start of the corpus)
     texts_per_shard: int = 1_000_000  # texts per shard file
+    workers: int = 0  # processes that clean and tokenize; 0 = one per core, at most 8 (the shards are the same)
 
     def __post_init__(self) -> None:
         check_skip_bad(self.skip_bad)
+        if self.workers < 0:
+            raise ConfigError(f"option 'workers' must not be negative, got {self.workers}")
 
 
 def _hints(cls: type) -> dict[str, Any]:

@@ -128,8 +128,14 @@ def _write_shard(stem: Path, ids: np.ndarray, lengths: np.ndarray) -> int:
     return int(offsets[-1])
 
 
+MAX_DEFAULT_WORKERS = 8  # each worker holds a tokenizer, a word cache (~40 MB) and batches in flight
+
+
 def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """Worker processes by default: the cores this process may use, at most MAX_DEFAULT_WORKERS (a container's
+    CPU quota is not visible here; pass workers= to match it)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, MAX_DEFAULT_WORKERS)
 
 
 def _shard_batches(stream: Iterator[str], batch_size: int, texts: int) -> Iterator[list[str]]:
@@ -167,7 +173,8 @@ def prepare_shards(
     """Tokenize `texts` with `pipeline` into shards under `out`, resuming a preparation left unfinished.
 
     `progress(texts_done)` is called after every batch (for a progress bar). `workers`: processes that
-    clean and tokenize (default: one per core; 1 = in this process). The shards do not depend on it."""
+    clean and tokenize (default: one per core, at most MAX_DEFAULT_WORKERS; 1 = in this process). The shards
+    do not depend on it."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / INDEX).is_file():
@@ -259,7 +266,12 @@ class TokenShards:
         for s, name in enumerate(self._names):  # one shard's offsets in memory at a time
             offsets = np.fromfile(self.folder / f"{name}.idx", dtype=np.int64)
             size = (self.folder / f"{name}.bin").stat().st_size
-            if len(offsets) - 1 != counts[s] or offsets[-1] * self._dtype.itemsize != size:
+            if (
+                len(offsets) - 1 != counts[s]
+                or offsets[-1] * self._dtype.itemsize != size
+                or offsets[0] != 0
+                or (np.diff(offsets) < 0).any()
+            ):
                 raise DataError(f"{self.folder}/{name}: sizes do not match {INDEX}; prepare it again")
             lengths[self._first[s] : self._first[s + 1]] = np.diff(offsets)
         self.lengths = torch.from_numpy(lengths)

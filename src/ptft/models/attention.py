@@ -23,8 +23,11 @@ def attention(
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
     scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)
     if attn_mask is not None:
-        scores = scores + torch.zeros(attn_mask.shape, dtype=scores.dtype).masked_fill(~attn_mask, float("-inf"))
+        blocked = torch.zeros(attn_mask.shape, dtype=scores.dtype, device=scores.device)
+        scores = scores + blocked.masked_fill(~attn_mask, float("-inf"))
     probs = scores.softmax(-1)
+    if attn_mask is not None:  # a query that may attend to nothing gets zeros, as from SDPA (not NaN)
+        probs = probs.masked_fill(~attn_mask.any(-1, keepdim=True), 0.0)
     if dropout > 0:
         probs = F.dropout(probs, dropout)
     return probs @ v

@@ -57,6 +57,8 @@ def mlm_loss(
     applied to those M positions only - padded to a multiple of `multiple` rows (which carry no loss), so
     that the projection sees few distinct shapes (each new one costs the CPU math library a kernel build
     and cached memory)."""
+    if hidden.shape[:2] != labels.shape:
+        raise ValueError(f"hidden states {tuple(hidden.shape)} do not match labels {tuple(labels.shape)}")
     index = (labels.flatten() != IGNORE).nonzero().squeeze(1)
     count = len(index)
     extra = -count % multiple

@@ -9,7 +9,7 @@ into chunks of BUCKET_BATCHES global batches, each chunk is sorted by length, an
 are shuffled again; a batch then holds texts of similar length, so little of it is padding, while
 which texts meet in a batch stays random. Still a pure function of (seed, epoch).
 
-With `workers` > 0 the rows of coming batches are gathered (and, for a memory-mapped corpus, read and
+With `workers` > 0 the rows of coming batches are gathered (and, for a prepared corpus, read and
 padded) ahead of the model by that many DataLoader worker processes. Which indices form which batch is
 still decided in the main process from (seed, epoch, offset), so a run gives the same batches, bit for bit,
 with any number of workers, and the state saved for a resume is the position of the batch the model
@@ -29,9 +29,11 @@ from typing import Any, Protocol
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ptft.errors import PtftError
+
 BUCKET_BATCHES = 50
 PREFETCH_PER_WORKER = 2  # batches each worker prepares ahead
-# fork shares the data (and a memory-mapped corpus) with the workers; other start methods would copy it
+# fork shares the data with the workers; other start methods would copy in-memory data into each
 _FORK = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
 
 
@@ -42,7 +44,7 @@ class StreamState:
 
 
 class Rows(Protocol):
-    """What a stream draws from: a tensor, or a memory-mapped corpus (`ptft.data.shards.TokenShards`)."""
+    """What a stream draws from: a tensor, or a prepared corpus on disk (`ptft.data.shards.TokenShards`)."""
 
     def __len__(self) -> int: ...
     def __getitem__(self, index: torch.Tensor) -> torch.Tensor: ...
@@ -57,9 +59,12 @@ class _Gather(Dataset):
     def __len__(self) -> int:
         return len(self.x)
 
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor | None] | PtftError:
         index = torch.tensor(indices, dtype=torch.long)
-        return self.x[index], (None if self.y is None else self.y[index])
+        try:
+            return self.x[index], (None if self.y is None else self.y[index])
+        except PtftError as error:  # handed back as it is: DataLoader would wrap it in a worker traceback
+            return error
 
 
 def _as_batch(batch: Any) -> Any:
@@ -85,7 +90,7 @@ class BatchStream:
         self.seed, self.rank, self.world, self.workers = seed, rank, world, workers
         self.global_batch = min(batch_size * world, len(x) - len(x) % world or len(x))
         self.state = StreamState()
-        self._perms: dict[int, torch.Tensor] = {}  # the last two epochs' (the workers may run one ahead)
+        self._perms: dict[int, torch.Tensor] = {}  # epoch -> its order, from the consumed epoch on
         self._prefetched: Iterator[tuple[torch.Tensor, torch.Tensor | None]] | None = None
 
     @property
@@ -98,7 +103,8 @@ class BatchStream:
             perm = torch.randperm(len(self.x), generator=gen, dtype=torch.int32)  # 4 bytes a row; same order
             if self.lengths is not None:
                 perm = self._bucketed(perm, gen)
-            self._perms = {e: p for e, p in self._perms.items() if e == epoch - 1} | {epoch: perm}
+            # keep the epochs from the consumed one on: the workers may be an epoch (or, with tiny epochs, more) ahead
+            self._perms = {e: p for e, p in self._perms.items() if e >= self.state.epoch} | {epoch: perm}
         return self._perms[epoch]
 
     def _bucketed(self, perm: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -136,7 +142,8 @@ class BatchStream:
             num_workers=self.workers,
             collate_fn=_as_batch,
             prefetch_factor=PREFETCH_PER_WORKER,
-            generator=torch.Generator().manual_seed(self.seed),  # leaves the global random state alone
+            # workers' seeds: from this generator (so the global random state is left alone), distinct per rank
+            generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.rank),
             multiprocessing_context=_FORK,
         )
         return iter(loader)
@@ -149,7 +156,10 @@ class BatchStream:
         if self._prefetched is None:
             self._prefetched = self._start_workers()
         self._advance(self.state)  # the consumed position, for state_dict; the workers run ahead of it
-        return next(self._prefetched)
+        batch = next(self._prefetched)
+        if isinstance(batch, PtftError):
+            raise batch
+        return batch
 
     def close(self) -> None:
         """Stop the workers (they also stop when the stream is garbage-collected)."""

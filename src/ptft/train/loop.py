@@ -205,7 +205,7 @@ def train(
     window_start, window_items, window_norm = time.perf_counter(), 0, 0.0
 
     first_step: float | None = time.perf_counter() if cfg.compile else None
-    with _sigterm_flag() as term:
+    with _sigterm_flag() as term, contextlib.closing(data):  # closing: loader workers stop on any exit
         model.train()
         while state.step < state.total:
             lr = set_lr(optimizer, lr_factor(state.step, state.total, cfg.warmup))
@@ -230,7 +230,8 @@ def train(
             max_norm = cfg.clip_norm if cfg.clip_norm > 0 else float("inf")
             grad_norm = float(torch.nn.utils.clip_grad_norm_(objective.parameters(), max_norm))
             logger.scalar(state.step + 1, "grad_norm", grad_norm)  # every step (TensorBoard); the log lines
-            window_norm = max(window_norm, grad_norm)  # carry the largest since the previous line
+            if not grad_norm <= window_norm:  # the largest since the previous line (NaN included)
+                window_norm = grad_norm
             if any_rank(not (math.isfinite(loss_sum) and math.isfinite(grad_norm)), info, device):
                 optimizer.zero_grad(set_to_none=True)  # this step changes no weight
                 skipped, in_a_row = skipped + 1, in_a_row + 1
@@ -296,7 +297,6 @@ def train(
                 break
 
     logger.close()
-    data.close()
     if state.best_state is not None and stopped != "interrupted":
         objective.load_state_dict(state.best_state)  # the best validation checkpoint wins
     seconds = time.perf_counter() - start
