@@ -320,6 +320,29 @@ def test_unknown_label_at_evaluation_names_the_line(
     assert f"first {other}:3" in outcome.err and "relabel those examples or leave them out" in outcome.err
 
 
+def test_evaluate_and_predict_take_their_own_skip_bad(
+    text_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The budget is the command's own (the model's training budget does not carry over); skipped records are
+    in the evaluation report and announced by predict, whose CSV then has no row for them."""
+    data = ragged_csv(tmp_path / "test.csv", bad=2)
+    stop = run_cli(["evaluate", str(text_model), "--data", str(data)], tmp_path / "none", capsys)
+    assert stop.code == 2 and f"{data}:3: 3 fields, the header has 2" in stop.err
+
+    report = tmp_path / "eval.json"
+    argv = ["evaluate", str(text_model), "--data", str(data), "--skip-bad", "2", "--out", str(report)]
+    evaluated = run_cli(argv, tmp_path / "none", capsys)
+    assert evaluated.code == 0 and f"skipped 2 bad record(s) of {data} (--skip-bad)" in evaluated.out
+    result = json.loads(report.read_text())
+    assert result["n"] == 22 and result["data"]["skipped"] == 2 and f"{data}:3" in result["data"]["skipped_at"][0]
+
+    out = tmp_path / "predictions.csv"
+    argv = ["predict", str(text_model), "--data", str(data), "--skip-bad", "2", "--out", str(out)]
+    predicted = run_cli(argv, tmp_path / "none", capsys)
+    assert predicted.code == 0 and f"so they have no row in {out}" in predicted.out
+    assert len(out.read_text().splitlines()) == 1 + 22
+
+
 def test_out_of_range_label_at_evaluation_names_the_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = npz_file(tmp_path / "train.npz", [0, 1] * 4, ["a", "b"])
     assert cli.main(["finetune", "--data", str(data), "--out", str(tmp_path / "run"), *TINY, *FEW_LABELS]) == 0

@@ -473,11 +473,17 @@ def map_labels(data: Loaded, label_names: list[str]) -> np.ndarray:
 
 
 def read_as(
-    model: Model, spec: str, data_dir: str = "", text_column: str = "", label_column: str | None = ""
+    model: Model,
+    spec: str,
+    data_dir: str = "",
+    text_column: str = "",
+    label_column: str | None = "",
+    skip_bad: int = 0,
 ) -> Loaded:
     """Read `spec` for `model`; text columns left '' are those the model was trained with, and
-    `label_column=None` reads no labels (prediction)."""
-    text = model.text
+    `label_column=None` reads no labels (prediction). `skip_bad`: this read's own budget of bad records to
+    skip (not the one the model was trained with)."""
+    text = dataclasses.replace(model.text, skip_bad=skip_bad)
     if text_column:
         text = dataclasses.replace(text, text_column=text_column)
     if label_column:

@@ -149,9 +149,13 @@ def _evaluate(cfg: EvaluateConfig) -> None:
     if not cfg.run:
         raise PtftError("evaluate needs the run folder: ptft evaluate RUN --data SPEC")
     model = load(cfg.run)
-    report = model.evaluate(_data(model, cfg.data, cfg.data_dir, cfg.text_column, cfg.label_column))
+    data = _data(model, cfg.data, cfg.data_dir, cfg.text_column, cfg.label_column, cfg.skip_bad)
+    report = model.evaluate(data)
+    if data.skipped:
+        report["data"] = {"source": cfg.data, **_skip_report(data)}
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{re.sub(r'[^A-Za-z0-9_.-]+', '_', cfg.data)}.json"
     out.write_text(json.dumps(report, indent=2))
+    _print_skips(report.get("data", {}), out)
     if model.is_regression:
         print(f"RMSE {report['rmse']:.4g}  MAE {report['mae']:.4g}  R² {report['r2']:.3f}  "
               f"Spearman {report['spearman']:.3f}  (n={report['n']})\nreport: {out}")  # fmt: skip
@@ -165,11 +169,16 @@ def _evaluate(cfg: EvaluateConfig) -> None:
     print(f"report: {out}")
 
 
-def _data(model: Any, spec: str, data_dir: str, text_column: str, label_column: str | None) -> Any:
+def _data(model: Any, spec: str, data_dir: str, text_column: str, label_column: str | None, skip_bad: int) -> Any:
     """Read `spec` as the model's kind of data; text columns default to those it was trained with."""
     from ptft.api import read_as
 
-    return read_as(model, spec, data_dir, text_column, label_column)
+    return read_as(model, spec, data_dir, text_column, label_column, skip_bad)
+
+
+def _skip_report(data: Any) -> dict[str, Any]:
+    """What the read skipped (--skip-bad N), for a report; empty when nothing was."""
+    return {"skipped": data.skipped, "skipped_at": data.skipped_at} if data.skipped else {}
 
 
 def _predict(cfg: PredictConfig) -> None:
@@ -181,7 +190,12 @@ def _predict(cfg: PredictConfig) -> None:
     if out.exists() and not cfg.overwrite:
         raise PtftError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     model = load(cfg.run)
-    data = _data(model, cfg.data, cfg.data_dir, cfg.text_column, None)
+    data = _data(model, cfg.data, cfg.data_dir, cfg.text_column, None, cfg.skip_bad)
+    if data.skipped:  # no prediction for them: say so before the file is read as complete
+        print(
+            f"skipped {data.skipped} bad record(s) of {cfg.data} (--skip-bad), so they have no row in {out}; "
+            f"first: {data.skipped_at[0]}"
+        )
     if model.is_regression:
         values = model.predict_values(data)
         with open(out, "w", newline="", encoding="utf-8") as fh:

@@ -160,6 +160,10 @@ class EvaluateConfig:
     text_column: str = ""  # JSONL/CSV/TSV/Parquet column holding the text; '' = as in training
     label_column: str = ""  # column holding the label; '' = as in training
     out: str = ""  # JSON report path; '' = <run>/eval-<data>.json
+    skip_bad: int = 0  # bad records to skip and count before stopping (listed in the output); 0 = stop at the first
+
+    def __post_init__(self) -> None:
+        check_skip_bad(self.skip_bad)
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,10 @@ class PredictConfig:
     text_column: str = ""  # JSONL/CSV/TSV/Parquet column holding the text; '' = as in training
     out: str = "predictions.csv"  # CSV file to write
     overwrite: bool = False  # replace an existing CSV
+    skip_bad: int = 0  # bad records to skip and count before stopping (listed in the output); 0 = stop at the first
+
+    def __post_init__(self) -> None:
+        check_skip_bad(self.skip_bad)
 
 
 @dataclass(frozen=True)
