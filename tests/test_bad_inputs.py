@@ -379,3 +379,18 @@ def test_data_inspect_and_clean_report_the_skipped_lines(tmp_path: Path, capsys:
     outcome = run_cli(["data", "clean", str(bad), "--out", str(out), "--skip-bad", "2"], tmp_path / "none", capsys)
     assert outcome.code == 0 and f"skipped 2 bad line(s) (--skip-bad), first: {bad}:2:" in outcome.out
     assert len(out.read_text(encoding="utf-8").splitlines()) == len(GOOD_LINES) - 2
+
+
+def test_skips_in_data_prepare_reach_the_bundles_pre_trained_from_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = with_bad_utf8(tmp_path / "corpus.txt", bad=2)
+    shards = tmp_path / "shards"
+    prepared = run_cli(["data", "prepare", str(data), "--out", str(shards), *TEXT, "--skip-bad", "2"], shards, capsys)
+    assert prepared.code == 0 and "skipped 2 bad line(s) (--skip-bad)" in prepared.out
+    assert json.loads((shards / "index.json").read_text())["skipped"] == 2
+    run = tmp_path / "pre"
+    outcome = run_cli(["pretrain", "--data", str(shards), "--out", str(run), *TINY], run, capsys)
+    assert outcome.code == 0 and outcome.data["skipped"] == 2
+    assert all(f"{data}:" in place and "invalid UTF-8" in place for place in outcome.data["skipped_at"])
+    assert f"skipped 2 bad record(s) of {shards} (--skip-bad)" in outcome.out

@@ -322,6 +322,8 @@ class Pretrainer:
             shards = TokenShards(spec)
             index = (Path(spec) / SHARD_INDEX).read_bytes()
             about = {"source": spec, "n": len(shards), "fingerprint": hashlib.sha256(index).hexdigest()}
+            if shards.skipped:  # bad records `ptft data prepare --skip-bad N` skipped
+                about.update(skipped=shards.skipped, skipped_at=shards.skipped_at)
             return (
                 shards.pipeline,
                 shards,

@@ -287,6 +287,9 @@ def _data_prepare(cfg: PrepareConfig) -> None:
             cfg.texts_per_shard,
             progress=lambda n: bar.update(n - bar.n),
             workers=cfg.workers or None,
+            read_report=lambda: (
+                {"skipped": passes[-1].skipped, "skipped_at": passes[-1].skipped_at} if passes[-1].skipped else {}
+            ),
         )
     print(
         f"prepared {report.texts:,} texts, {report.tokens:,} tokens in {report.shards} shard(s), "

@@ -169,12 +169,14 @@ def prepare_shards(
     batch_size: int = 10_000,
     progress: Any = None,
     workers: int | None = None,
+    read_report: Callable[[], dict[str, Any]] | None = None,
 ) -> PrepareReport:
     """Tokenize `texts` with `pipeline` into shards under `out`, resuming a preparation left unfinished.
 
     `progress(texts_done)` is called after every batch (for a progress bar). `workers`: processes that
     clean and tokenize (default: one per core, at most MAX_DEFAULT_WORKERS; 1 = in this process). The shards
-    do not depend on it."""
+    do not depend on it. `read_report()`, called once `texts` is exhausted, adds what reading it found (the bad
+    records skipped) to the index, and so to every bundle pre-trained from the folder."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / INDEX).is_file():
@@ -223,6 +225,7 @@ def prepare_shards(
         "shards": done["shards"],
         "texts": sum(s["texts"] for s in done["shards"]),
         "tokens": sum(s["tokens"] for s in done["shards"]),
+        **(read_report() if read_report is not None else {}),
     }
     if index["texts"] == 0:
         raise DataError("the corpus holds no texts to prepare")
@@ -276,6 +279,7 @@ class TokenShards:
             lengths[self._first[s] : self._first[s + 1]] = np.diff(offsets)
         self.lengths = torch.from_numpy(lengths)
         self.source = str(self.folder)
+        self.skipped, self.skipped_at = int(index.get("skipped", 0)), list(index.get("skipped_at", []))
         self._open()
 
     def _open(self) -> None:
