@@ -58,7 +58,11 @@ RANK_SCRIPT = textwrap.dedent(
         fh.write(f"{code} {dist.is_initialized()}")
     if dist.is_initialized():
         dist.destroy_process_group()
-    sys.exit(code)
+    # as ptft.cli.run does under torchrun: gloo can abort in C++ teardown at interpreter exit ("terminate
+    # called without an active exception", ~1 run in 7), failing a run whose work is done and flushed
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
     """
 )
 
