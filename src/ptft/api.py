@@ -26,7 +26,7 @@ from ptft.data.mapped import MappedImages
 from ptft.data.shards import INDEX as SHARD_INDEX
 from ptft.data.shards import TokenShards
 from ptft.data.splits import label_budget, random_budget
-from ptft.data.types import ImageSet, TextSet
+from ptft.data.types import ImageSet, TextSet, skip_report
 from ptft.errors import BundleError, ConfigError, DataError, PtftError
 from ptft.evaluate.metrics import classification_report, regression_report
 from ptft.finetune import Interrupted, LabelledTensors, finetune, predict_proba
@@ -66,11 +66,6 @@ def _read(data: DataLike, data_dir: str = "", text: TextConfig | None = None, la
     return read_data(data, data_dir, text.text_column, text.label_column if labels else None, text.skip_bad)
 
 
-def _skips(data: Loaded) -> dict[str, Any]:
-    """The bad records the read of `data` skipped (--skip-bad N), for a bundle's data report; {} when none."""
-    return {"skipped": data.skipped, "skipped_at": list(data.skipped_at)} if data.skipped else {}
-
-
 def _fit_preprocessor(data: Loaded, text: TextConfig, cleaned: bool = False) -> Preprocessor:
     """A new preprocessing fitted on `data` (normalisation statistics, or the subword vocabulary).
     `cleaned`: the texts already went through the cleaning transforms (`prepare_corpus`)."""
@@ -107,8 +102,8 @@ def _keep_for_resume(run_dir: Path, name: str, value: Any, info: Dist) -> None:
 def _fitted_once(
     data: Loaded, text: TextConfig, out: str, resume: bool, info: Dist, cleaned: bool = False
 ) -> Preprocessor:
-    """The run's preprocessing, identical on every rank and across --resume. Subword training is not
-    bit-reproducible (tie-breaking in `tokenizers`), so it is fitted only once."""
+    """The run's preprocessing, identical on every rank and across --resume: fitted once, on rank 0, and
+    shared as JSON (fitting it again would give the same result, but costs the time of a fit per rank)."""
     state = _once_per_run(
         out, PREPROCESSOR_FILE, resume, info, lambda: _fit_preprocessor(data, text, cleaned).state_dict()
     )
@@ -322,8 +317,7 @@ class Pretrainer:
             shards = TokenShards(spec)
             index = (Path(spec) / SHARD_INDEX).read_bytes()
             about = {"source": spec, "n": len(shards), "fingerprint": hashlib.sha256(index).hexdigest()}
-            if shards.skipped:  # bad records `ptft data prepare --skip-bad N` skipped
-                about.update(skipped=shards.skipped, skipped_at=shards.skipped_at)
+            about.update(skip_report(shards))  # bad records `ptft data prepare --skip-bad N` skipped
             return (
                 shards.pipeline,
                 shards,
@@ -338,7 +332,7 @@ class Pretrainer:
             about = {"source": spec, "n": len(images), "fingerprint": f"npy:{Path(spec).stat().st_size}"}
             return normalizer, images, None, about, {"memory_mapped": True}
         raw = _read(spec, cfg.data_dir, cfg.text, labels=False)
-        skips = _skips(raw)  # before the corpus steps replace `raw`
+        skips = skip_report(raw)  # before the corpus steps replace `raw`
         corpus: dict[str, Any] = {}
         cleaned = isinstance(raw, TextSet)  # prepare_corpus applies the pipeline's cutting and cleaning
         if isinstance(raw, TextSet):
@@ -604,9 +598,11 @@ class FineTuner:
         )
         if test is not None:
             metrics["test"] = self.model_.evaluate(test)
-        data_report = {"source": loaded.source, "n": len(loaded), "fingerprint": loaded.fingerprint(), **_skips(loaded)}
+        data_report = {
+            "source": loaded.source, "n": len(loaded), "fingerprint": loaded.fingerprint(), **skip_report(loaded)
+        }  # fmt: skip
         if test is not None and test.skipped:
-            data_report["test"] = {"source": test.source, "n": len(test), **_skips(test)}
+            data_report["test"] = {"source": test.source, "n": len(test), **skip_report(test)}
         meta = {
             "kind": "finetune",
             "modality": encoder.modality,

@@ -145,6 +145,7 @@ def _finetune(cfg: FinetuneConfig) -> None:
 
 def _evaluate(cfg: EvaluateConfig) -> None:
     from ptft.api import load
+    from ptft.data.types import skip_report
 
     if not cfg.run:
         raise PtftError("evaluate needs the run folder: ptft evaluate RUN --data SPEC")
@@ -152,7 +153,7 @@ def _evaluate(cfg: EvaluateConfig) -> None:
     data = _data(model, cfg.data, cfg.data_dir, cfg.text_column, cfg.label_column, cfg.skip_bad)
     report = model.evaluate(data)
     if data.skipped:
-        report["data"] = {"source": cfg.data, **_skip_report(data)}
+        report["data"] = {"source": cfg.data, **skip_report(data)}
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{re.sub(r'[^A-Za-z0-9_.-]+', '_', cfg.data)}.json"
     out.write_text(json.dumps(report, indent=2))
     _print_skips(report.get("data", {}), out)
@@ -175,10 +176,6 @@ def _data(model: Any, spec: str, data_dir: str, text_column: str, label_column: 
 
     return read_as(model, spec, data_dir, text_column, label_column, skip_bad)
 
-
-def _skip_report(data: Any) -> dict[str, Any]:
-    """What the read skipped (--skip-bad N), for a report; empty when nothing was."""
-    return {"skipped": data.skipped, "skipped_at": data.skipped_at} if data.skipped else {}
 
 
 def _predict(cfg: PredictConfig) -> None:
@@ -261,6 +258,7 @@ def _data_prepare(cfg: PrepareConfig) -> None:
 
     from ptft.data.shards import prepare_shards
     from ptft.data.text import ReadStats, read_texts
+    from ptft.data.types import skip_report
     from ptft.preprocess import TextPipeline, TextTokenizer
 
     if not cfg.data or not cfg.out:
@@ -287,9 +285,7 @@ def _data_prepare(cfg: PrepareConfig) -> None:
             cfg.texts_per_shard,
             progress=lambda n: bar.update(n - bar.n),
             workers=cfg.workers or None,
-            read_report=lambda: (
-                {"skipped": passes[-1].skipped, "skipped_at": passes[-1].skipped_at} if passes[-1].skipped else {}
-            ),
+            read_report=lambda: skip_report(passes[-1]),
         )
     print(
         f"prepared {report.texts:,} texts, {report.tokens:,} tokens in {report.shards} shard(s), "

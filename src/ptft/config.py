@@ -20,10 +20,15 @@ from ptft.errors import ConfigError
 C = TypeVar("C")
 
 
-def check_skip_bad(value: int) -> None:
-    """--skip-bad N counts bad records (undecodable or malformed lines/rows, unreadable images): N >= 0."""
-    if value < 0:
-        raise ConfigError(f"option 'skip_bad' is how many bad records to skip (0 = none), not negative: got {value}")
+def skip_budget(value: object) -> int:
+    """`value` checked as a --skip-bad budget (bad records - undecodable or malformed lines/rows, unreadable
+    images - to skip and count): a whole number >= 0; True/False are refused, not read as 1/0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"option 'skip_bad' is the number of bad records to skip and count (0 = stop at the first), a whole "
+            f"number, not negative: got {value!r}; pass --skip-bad N (skip_bad=N) with N >= 0"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class TextConfig:
     holdout: str = ""  # labelled validation/test texts to keep out of the pre-training corpus (leakage check)
 
     def __post_init__(self) -> None:
-        check_skip_bad(self.skip_bad)
+        skip_budget(self.skip_bad)
         if self.dedup not in ("exact", "near", "none"):
             raise ConfigError(f"option 'dedup' is exact, near or none, got {self.dedup!r}")
         if self.max_length < 3:
@@ -163,7 +168,7 @@ class EvaluateConfig:
     skip_bad: int = 0  # bad records to skip and count before stopping (listed in the output); 0 = stop at the first
 
     def __post_init__(self) -> None:
-        check_skip_bad(self.skip_bad)
+        skip_budget(self.skip_bad)
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ class PredictConfig:
     skip_bad: int = 0  # bad records to skip and count before stopping (listed in the output); 0 = stop at the first
 
     def __post_init__(self) -> None:
-        check_skip_bad(self.skip_bad)
+        skip_budget(self.skip_bad)
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,7 @@ class InspectConfig:
     near: bool = True  # also count near duplicates (MinHash; slower)
 
     def __post_init__(self) -> None:
-        check_skip_bad(self.skip_bad)
+        skip_budget(self.skip_bad)
 
 
 @dataclass(frozen=True)
@@ -218,7 +223,7 @@ class CleanCommandConfig:
     garble_filter: bool = True  # drop texts that are mostly non-letters or one repeated character
 
     def __post_init__(self) -> None:
-        check_skip_bad(self.skip_bad)
+        skip_budget(self.skip_bad)
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,7 @@ class PrepareConfig:
     workers: int = 0  # processes that clean and tokenize; 0 = one per core, at most 8 (the shards are the same)
 
     def __post_init__(self) -> None:
-        check_skip_bad(self.skip_bad)
+        skip_budget(self.skip_bad)
         if self.workers < 0:
             raise ConfigError(f"option 'workers' must not be negative, got {self.workers}")
 

@@ -21,7 +21,8 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from ptft.data.types import ImageSet, ReadStats, skip_budget
+from ptft.config import skip_budget
+from ptft.data.types import ImageSet, ReadStats
 from ptft.errors import ConfigError, DataError
 from ptft.registry import Registry
 

@@ -27,6 +27,7 @@ import numpy as np
 from ptft.data.cleaning import EXAMPLES_PER_REASON, CleanConfig, CleanReport, clean
 from ptft.data.dedup import NEAR_THRESHOLD, NearIndex, text_hash
 from ptft.data.text import ReadStats, TextExample
+from ptft.data.types import skip_report
 from ptft.errors import ConfigError, DataError
 
 CHUNK_SIZE = 4096  # examples cleaned per call of `clean`
@@ -98,10 +99,7 @@ class Duplicates:
         return False
 
 
-def skip_report(stats: ReadStats | None) -> dict[str, Any]:
-    """The bad lines the reader skipped (read it once the examples are consumed)."""
-    stats = stats if stats is not None else ReadStats()
-    return {"skipped": stats.skipped, "skipped_at": list(stats.skipped_at)}
+NOTHING_SKIPPED = {"skipped": 0, "skipped_at": []}  # the reports always say how many bad lines were skipped
 
 
 def inspect_texts(
@@ -159,7 +157,7 @@ def inspect_texts(
             "dropped": dict(cleaning.dropped),
             "dropped_examples": cleaning.examples,
         },
-        **skip_report(stats),
+        **(NOTHING_SKIPPED | skip_report(stats)),  # read once the examples are consumed
         "seconds": round(seconds, 3),
         "lines_per_second": round(count / max(seconds, 1e-9)),
     }
@@ -281,7 +279,7 @@ def clean_texts_to_file(
         "removed": {**dict(cleaning.dropped), **({f"{dedup}_duplicate": duplicated} if dedup != "none" else {})},
         "changed": dict(cleaning.changed),
         "output": str(out),
-        **skip_report(stats),
+        **(NOTHING_SKIPPED | skip_report(stats)),  # read once the examples are consumed
         "seconds": round(seconds, 3),
         "lines_per_second": round(cleaning.seen / max(seconds, 1e-9)),
     }

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ptft.data.types import ReadStats, skip_budget
+from ptft.config import skip_budget
+from ptft.data.types import ReadStats
 from ptft.errors import DataError
 from ptft.registry import Registry
 

@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
-from ptft.errors import ConfigError, DataError
+from ptft.config import skip_budget
+from ptft.errors import DataError
 
 MAX_SKIPS_KEPT = 20  # places of skipped records remembered in ReadStats and the sets (the count is always exact)
 
 
-def skip_budget(value: object) -> int:
-    """`value` checked as a --skip-bad budget: a whole number >= 0 (True/False are refused, not read as 1/0)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(
-            f"skip_bad is the number of bad records to skip and count (0 = stop at the first), got {value!r}; "
-            "pass --skip-bad N (skip_bad=N) with N >= 0"
-        )
-    return value
+class Skipped(Protocol):
+    """What counts the bad records a read skipped: ReadStats, the sets, a prepared corpus."""
+
+    skipped: int
+    skipped_at: list[str]
+
+
+def skip_report(source: Skipped | None) -> dict[str, Any]:
+    """`{"skipped": n, "skipped_at": [...]}` for a report when `source` skipped bad records, else {}."""
+    if source is None or not source.skipped:
+        return {}
+    return {"skipped": source.skipped, "skipped_at": list(source.skipped_at)}
 
 
 @dataclass

@@ -16,7 +16,6 @@ the tokenizer's own JSON plus the options: plain JSON, no pickle.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
@@ -27,7 +26,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from ptft.errors import ConfigError, DataError
-from ptft.preprocess.wordpiece import count_words, train_wordpiece
+from ptft.preprocess.wordpiece import ASCII_WORD, count_words, printable_ascii, train_wordpiece
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 KINDS = ("wordpiece", "bpe")
@@ -40,8 +39,6 @@ _BATCH = 1000
 # isolates each of the 32 ASCII punctuation characters, and the model maps each word on its own: a
 # text's ids are its words' ids, which a cache holds (word frequencies are Zipfian).
 _ASCII_SAFE_NORMALIZERS = {"NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Lowercase", "BertNormalizer"}
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^ A-Za-z0-9]")
-_ASCII_CONTROLS = bytes([*range(0x0A), *range(0x0B, 0x20), 0x7F])  # not printable, but the "\n" joining texts
 _WORD_CACHE_SIZE = 200_000  # cached words (about 40 MB); the cache is emptied when full
 
 
@@ -318,10 +315,8 @@ class _AsciiWordPiece:
     def eligible(self, texts: list[str]) -> np.ndarray:
         """Which texts are printable ASCII without a special token (checked on the whole batch first)."""
         joined = "\n".join(texts)
-        if joined.isascii() and joined.count("\n") == len(texts) - 1:
-            printable = len(joined.encode("ascii").translate(None, _ASCII_CONTROLS)) == len(joined)
-            if printable and not any(token in joined for token in self.added):
-                return np.ones(len(texts), dtype=bool)
+        if printable_ascii(joined, len(texts)) and not any(token in joined for token in self.added):
+            return np.ones(len(texts), dtype=bool)
         return np.fromiter(
             (t.isascii() and t.isprintable() and not any(token in t for token in self.added) for t in texts),
             dtype=bool,
@@ -331,7 +326,7 @@ class _AsciiWordPiece:
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Eligible texts -> `(ids, lengths)` as `TextTokenizer.encode_ids`."""
         joined = "\n".join(texts)
-        words = _ASCII_WORD.findall(joined.lower() if self.lowercase else joined)  # "\n" is a word: a text's end
+        words = ASCII_WORD.findall(joined.lower() if self.lowercase else joined)  # "\n" is a word: a text's end
         if len(self.words) > _WORD_CACHE_SIZE:
             self.words = _WordTable(self.model)
         rows = np.fromiter(map(self.words.__getitem__, words), dtype=np.int64, count=len(words))

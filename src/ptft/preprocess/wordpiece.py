@@ -23,7 +23,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 PREFIX = "##"
 _PRIVATE_USE = (0xF0000, 0x10FFFD)  # planes 15 and 16: no character that normalised text is likely to use
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^ A-Za-z0-9]")  # BertPreTokenizer on printable ASCII (+ the "\n" joins)
+ASCII_WORD = re.compile(r"[A-Za-z0-9]+|[^ A-Za-z0-9]")  # BertPreTokenizer on printable ASCII (+ the "\n" joins)
 _CONTROLS = bytes([*range(0x0A), *range(0x0B, 0x20), 0x7F])  # not printable ASCII, but for the "\n" joins
 
 
@@ -39,8 +39,8 @@ def count_words(tokenizer: Tokenizer, texts: Iterable[list[str]], bert_lowercase
     assert normalizer is not None and pre_tokenizer is not None
     for batch in texts:
         joined = "\n".join(batch)
-        if bert_lowercase is not None and _printable_ascii(joined, len(batch)):
-            counts.update(_ASCII_WORD.findall(joined.lower() if bert_lowercase else joined))
+        if bert_lowercase is not None and printable_ascii(joined, len(batch)):
+            counts.update(ASCII_WORD.findall(joined.lower() if bert_lowercase else joined))
             del counts["\n"]  # the separator the regex also matched
             continue
         for text in batch:
@@ -48,7 +48,7 @@ def count_words(tokenizer: Tokenizer, texts: Iterable[list[str]], bert_lowercase
     return counts
 
 
-def _printable_ascii(joined: str, texts: int) -> bool:
+def printable_ascii(joined: str, texts: int) -> bool:
     """Whether `texts` texts joined by newlines are all printable ASCII (no newline of their own)."""
     return (
         joined.isascii()
