@@ -13,13 +13,13 @@ bench/results/fashion_mnist.json (a list of rows).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
 from pathlib import Path
 
 import torch
+from _common import RESULTS, save_json
 
 from ptft.api import Pretrainer
 from ptft.config import LoopConfig, PretrainConfig
@@ -79,16 +79,14 @@ def main() -> None:
     print()
     for row in speed:
         print(f"throughput {row['objective']:<7} {row['precision']}: {row['images_per_s']:.0f} images/s")
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
     for row in rows:
         row["pretrain_steps"] = trainer.result.steps if row["pretrain_minutes"] else 0
-    (results / "fashion_mnist.json").write_text(json.dumps(rows, indent=2))
-    (results / "fashion_mnist_throughput.json").write_text(json.dumps(speed, indent=2))
+    written = save_json("fashion_mnist.json", rows)
+    save_json("fashion_mnist_throughput.json", speed)
     for per_class in args.labels:
         comparison_bars([r for r in rows if r["labels_per_class"] == per_class],
-                        results / f"fashion_mnist_k{per_class}.png", f"Fashion-MNIST, {per_class} labels per class")
-    print(f"wrote {results / 'fashion_mnist.json'} at {time.strftime('%Y-%m-%d %H:%M')}")
+                        RESULTS / f"fashion_mnist_k{per_class}.png", f"Fashion-MNIST, {per_class} labels per class")
+    print(f"wrote {written} at {time.strftime('%Y-%m-%d %H:%M')}")
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import RESULTS, save_json
+
 from ptft.data.load import read_text_set
 from ptft.data.shards import TokenShards, prepare_shards
 from ptft.preprocess import TextPipeline, TextTokenizer
 from ptft.train.batches import BatchStream
-
-HERE = Path(__file__).resolve().parent
 
 
 def loader_rate(shards: TokenShards, batch: int, workers: int, batches: int) -> float:
@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     texts = read_text_set("wordnet-supersenses").texts
     pipeline = TextPipeline(TextTokenizer(vocab_size=8000, max_length=args.seq)).fit(texts[:20000])
-    model_rows = json.loads((HERE / "results" / "throughput.json").read_text())
+    model_rows = json.loads((RESULTS / "throughput.json").read_text())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         prepare_shards(texts, Path(tmp) / "shards", pipeline, texts_per_shard=20000)
@@ -65,7 +65,7 @@ def main() -> None:
         row["times_fastest_model"] = round(row["loader_tokens_per_s"] / fastest_model, 1)
         print(f"loader, {row['workers']} workers:      {row['loader_tokens_per_s']:>10,} tokens/s "
               f"= {row['times_fastest_model']}x the fastest model rate")  # fmt: skip
-    (HERE / "results" / "loader.json").write_text(json.dumps(rows, indent=2))
+    save_json("loader.json", rows)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ the peak resident memory (ru_maxrss) of that process. Writes bench/results/memor
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import resource
@@ -21,6 +20,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _common import save_json
 
 from ptft.data.load import read_text_set
 
@@ -85,10 +86,7 @@ def main() -> None:
               f"pre-train {args.steps} steps: peak RSS {peak_mb:,.0f} MB")  # fmt: skip
         corpus.unlink()
     print(f"(this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB)")
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    (results / "memory.json").write_text(json.dumps(rows, indent=2))
-    print(f"wrote {results / 'memory.json'} at {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"wrote {save_json('memory.json', rows)} at {time.strftime('%Y-%m-%d %H:%M')}")
 
 
 if __name__ == "__main__":

@@ -8,18 +8,15 @@ the operators ranked by self CPU time. Guides the speed work; writes bench/resul
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
+from _common import save_json
 from torch.profiler import ProfilerActivity, profile
 
 from ptft.models import build_encoder
 from ptft.objectives import build_objective
 from ptft.train.optim import make_optimizer
-
-HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:
@@ -63,10 +60,8 @@ def main() -> None:
     print(f"{'operator':<45}{'self CPU':>10}{'calls/step':>12}")
     for row in rows:
         print(f"{row['op'][:44]:<45}{100 * row['self_cpu_share']:>9.1f}%{row['calls']:>12}")
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
     payload = {"config": vars(args), "ms_per_step": round(seconds * 1000, 1), "top_ops": rows}
-    (results / f"profile_mlm_{args.precision}.json").write_text(json.dumps(payload, indent=2))
+    save_json(f"profile_mlm_{args.precision}.json", payload)
 
 
 if __name__ == "__main__":

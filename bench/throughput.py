@@ -18,13 +18,12 @@ several, per precision). Model FLOPs per step are counted by PyTorch's FlopCount
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
-from pathlib import Path
 
 import torch
+from _common import save_json
 from torch.utils.flop_counter import FlopCounterMode
 
 from ptft.config import TextConfig
@@ -33,8 +32,6 @@ from ptft.models import build_encoder
 from ptft.objectives import build_objective
 from ptft.preprocess import TextPipeline, TextTokenizer
 from ptft.train.optim import make_optimizer
-
-HERE = Path(__file__).resolve().parent
 
 
 def matmul_peak(dtype: torch.dtype, device: torch.device, n: int = 2048, repeats: int = 5) -> float:
@@ -183,10 +180,7 @@ def main() -> None:
             rows.append(row)
     print(f"ptft model FLOPs per step (forward + backward): {flops / 1e9:.2f} GFLOP; "
           f"matmul peaks: " + ", ".join(f"{p} {v / 1e9:,.0f} GFLOP/s" for p, v in peaks.items()))
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    (results / "throughput.json").write_text(json.dumps(rows, indent=2))
-    print(f"wrote {results / 'throughput.json'} at {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"wrote {save_json('throughput.json', rows)} at {time.strftime('%Y-%m-%d %H:%M')}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from _common import RESULTS, save_json
 
 from ptft.api import Pretrainer
 from ptft.config import PretrainConfig
@@ -96,9 +97,7 @@ def main() -> None:
     data_rows = data_throughput(train.texts)
     print(f"MLM throughput ({TEXT_MODEL.depth}x{TEXT_MODEL.dim}, batch {TEXT_PRETRAIN_LOOP.batch_size}):")
     speed = mlm_throughput(train, out, args.throughput_steps)
-    results = HERE / "results"
-    results.mkdir(exist_ok=True)
-    (results / "wordnet_throughput.json").write_text(json.dumps({"data": data_rows, "mlm": speed}, indent=2))
+    save_json("wordnet_throughput.json", {"data": data_rows, "mlm": speed})
     if args.only_throughput:
         return
     loop = replace(TEXT_PRETRAIN_LOOP, max_minutes=args.pretrain_minutes, progress=False)
@@ -128,11 +127,11 @@ def main() -> None:
         print(f"throughput mlm {row['precision']:<15}: {row['tokens_per_s']:>9,} tokens/s")
     for row in rows:
         row["pretrain_steps"] = trainer.result.steps if row["pretrain_minutes"] else 0
-    (results / "wordnet.json").write_text(json.dumps(rows, indent=2))
+    written = save_json("wordnet.json", rows)
     for per_class in args.labels:
         comparison_bars([r for r in rows if r["labels_per_class"] == per_class],
-                        results / f"wordnet_k{per_class}.png", f"WordNet supersenses, {per_class} labels per class")
-    print(f"wrote {results / 'wordnet.json'} at {time.strftime('%Y-%m-%d %H:%M')}")
+                        RESULTS / f"wordnet_k{per_class}.png", f"WordNet supersenses, {per_class} labels per class")
+    print(f"wrote {written} at {time.strftime('%Y-%m-%d %H:%M')}")
 
 
 if __name__ == "__main__":
