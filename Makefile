@@ -37,6 +37,7 @@ demo-text: $(STAMP) data
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # The long reliability set: SIGKILL at every file boundary of a save and at 50 random moments, and

@@ -26,7 +26,7 @@ from ptft.config import LoopConfig, PretrainConfig
 from ptft.data.images import read_images
 from ptft.demo import FINETUNE_LOOP, PRETRAIN_LOOP, PRETRAIN_MODEL
 from ptft.evaluate.plots import comparison_bars
-from ptft.study import METHODS, run_study, table
+from ptft.evaluate.study import METHODS, run_study, table
 
 HERE = Path(__file__).resolve().parent
 

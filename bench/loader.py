@@ -21,8 +21,8 @@ from pathlib import Path
 from _common import RESULTS, save_json
 
 from ptft.data.load import read_text_set
-from ptft.data.shards import TokenShards, prepare_shards
 from ptft.preprocess import TextPipeline, TextTokenizer
+from ptft.preprocess.shards import TokenShards, prepare_shards
 from ptft.train.batches import BatchStream
 
 

@@ -42,7 +42,7 @@ from ptft.demo import (
     minilm_path,
 )
 from ptft.evaluate.plots import comparison_bars
-from ptft.study import TEXT_METHODS, run_study, table
+from ptft.evaluate.study import TEXT_METHODS, run_study, table
 
 HERE = Path(__file__).resolve().parent
 

@@ -6,7 +6,11 @@ survives the horizontal flips and mild crops of fine-tuning augmentation, so fin
 
 from __future__ import annotations
 
+import gzip
 import json
+import socket
+import struct
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,8 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
+from ptft.config import TextConfig
 from ptft.data.types import ImageSet, TextSet
+from ptft.preprocess import TextPipeline
 
 # Tiny models on a 2-core machine: with torch's default thread pool each small op pays a large
 # synchronisation cost (measured ~100x slower for a 16x8x16x16 batch norm); one thread is fastest.
@@ -39,8 +46,8 @@ def synthetic_images(n: int = 128, size: int = 16, seed: int = 0, labelled: bool
         cols = slice(0, size) if bar else slice(quarter + eighth, size - quarter - eighth)
         images[i, 0, rows, cols] = rng.integers(200, 256)
     if not labelled:
-        return ImageSet(images, None, [], source="synthetic")
-    return ImageSet(images, labels.astype(np.int64), list(LABEL_NAMES), source="synthetic")
+        return ImageSet(images, source="synthetic")
+    return ImageSet(images, labels=labels.astype(np.int64), label_names=list(LABEL_NAMES), source="synthetic")
 
 
 @pytest.fixture(scope="session")
@@ -104,10 +111,95 @@ def synthetic_texts(n: int = 128, seed: int = 0, labelled: bool = True) -> TextS
         rng.shuffle(words)
         texts.append(" ".join(words) + f" {i}")
     if not labelled:
-        return TextSet(texts, None, [], source="synthetic-text")
-    return TextSet(texts, labels.astype(np.int64), names, source="synthetic-text")
+        return TextSet(texts, source="synthetic-text")
+    return TextSet(texts, labels=labels.astype(np.int64), label_names=names, source="synthetic-text")
 
 
 @pytest.fixture(scope="session")
 def labelled_texts() -> TextSet:
     return synthetic_texts()
+
+
+def fit_text_pipeline(texts: TextSet, options: TextConfig) -> TextPipeline:
+    """The text modality's preprocessing, fitted on `texts` as a run fits it."""
+    from ptft.modalities import MODALITIES
+
+    fitted = MODALITIES.get("text").fit_preprocessor(texts, options)
+    assert isinstance(fitted, TextPipeline)
+    return fitted
+
+
+# ---- file writers and helpers shared by several test modules ----
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Pre-training on unlabeled data helps fine-tuning.",
+    "Tokenizers split words into subword units.",
+    "Hello world, hello tokenizers, hello again!",
+    "A small model learns quickly on a small corpus.",
+    "Attention is all you need, or so they say.",
+    "Masked language models predict hidden words.",
+    "Fine-tuning adapts a pre-trained encoder to a task.",
+    "The dog sleeps while the fox runs away.",
+    "Every sentence here is short and plain.",
+]
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def write_tokenizer(path: Path, specials: list[str] = SPECIALS) -> None:
+    """A tiny lowercasing BERT WordPiece tokenizer, saved with fixed padding/truncation ptft must replace."""
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials, show_progress=False)
+    tokenizer.train_from_iterator(SENTENCES * 2, trainer=trainer)
+    if "[CLS]" in specials and "[SEP]" in specials:
+        tokenizer.post_processor = processors.BertProcessing(
+            ("[SEP]", tokenizer.token_to_id("[SEP]")), ("[CLS]", tokenizer.token_to_id("[CLS]"))
+        )
+    tokenizer.enable_truncation(6)
+    tokenizer.enable_padding(length=40, pad_id=0, pad_token="[PAD]")
+    tokenizer.save(str(path))
+
+
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """An IDX file of a uint8 array (gzipped if the name ends in .gz), as MNIST ships them."""
+    data = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data += array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+HEADER = [
+    "  1 This software and database is being provided to you, the LICENSEE, by  ",
+    "  2 Princeton University under the following license.  ",
+]
+
+
+def write_noun_file(folder: Path, lines: list[str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "data.noun"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def synthetic_lines(per_class: dict[int, int]) -> list[str]:
+    """`per_class[lex_filenum]` synsets per class; each has its own example and a shared one."""
+    lines, offset = list(HEADER), 10_000_000
+    for lex_filenum, count in per_class.items():
+        for index in range(count):
+            offset += 100
+            gloss = f'definition {lex_filenum}-{index}; "example {lex_filenum}-{index}"; "a shared example"'
+            lines.append(f"{offset:08d} {lex_filenum:02d} n 01 word{offset} 0 000 | {gloss}  ")
+    return lines
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def explain(done: subprocess.CompletedProcess[str]) -> str:
+    return f"torchrun exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"

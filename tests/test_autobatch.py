@@ -14,8 +14,10 @@ from torch import nn
 import ptft
 import ptft.api
 import ptft.train.autobatch as autobatch
+import ptft.train.run_folder as run_folder
 from ptft.api import Pretrainer
 from ptft.config import LoopConfig, PretrainConfig, build
+from ptft.data.batch import Batch
 from ptft.data.types import ImageSet
 from ptft.train.autobatch import OutOfMemory, auto_batch_size, largest_batch
 from ptft.train.batches import BatchStream
@@ -31,10 +33,10 @@ class Hungry(nn.Module):
         self.encoder = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
         self.fits = fits
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if len(x) > self.fits:
+    def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
+        if len(batch) > self.fits:
             raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
-        return self.encoder(x).pow(2).mean() + 0 * torch.rand(1).sum()
+        return self.encoder(batch.x).pow(2).mean() + 0 * torch.rand(1).sum()
 
 
 @pytest.mark.parametrize(("limit", "fits", "want"), [(4096, 37, 37), (20, 37, 20), (100, 0, 0), (100, 1, 1), (5, 3, 3)])
@@ -55,19 +57,19 @@ def test_auto_batch_size_finds_the_limit_and_leaves_no_trace() -> None:
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x = torch.randn(100, 4)
     rng = torch.get_rng_state()
-    found = auto_batch_size(model, x, None, None, "fp32", torch.device("cpu"))
+    found = auto_batch_size(model, x, None, "fp32", torch.device("cpu"))
     assert found == 24
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BN statistics too
     assert torch.equal(rng, torch.get_rng_state())
     with pytest.raises(OutOfMemory, match="out of memory at batch size 1"):
-        auto_batch_size(Hungry(fits=0), torch.randn(10, 4), None, None, "fp32", torch.device("cpu"))
+        auto_batch_size(Hungry(fits=0), torch.randn(10, 4), None, "fp32", torch.device("cpu"))
 
 
 def test_the_loop_explains_an_out_of_memory_step() -> None:
     stream = BatchStream(torch.randn(64, 4), None, 16, seed=0)
     cfg = LoopConfig(steps=2, progress=False, precision="fp32")
     with pytest.raises(
-        OutOfMemory, match=r"batch size 16 with inputs of shape \(4,\).*--accumulate 2.*--batch-size auto"
+        OutOfMemory, match=r"batch size 16 with inputs x of shape \(4,\) float32.*--accumulate 2.*--batch-size auto"
     ):
         train(Hungry(fits=8), stream, cfg, None, Dist(0, 1, 0))
 
@@ -82,6 +84,6 @@ def test_batch_size_auto_end_to_end_and_on_resume(
         Pretrainer(out=str(tmp_path / "r"), **options).fit(labelled_images, stop_at=2)
     assert json.loads((tmp_path / "r" / "batch_size.json").read_text()) == {"batch_size": 32}
     monkeypatch.setattr(autobatch, "auto_batch_size", lambda *a, **k: pytest.fail("resume must not search again"))
-    monkeypatch.setattr(ptft.api, "auto_batch_size", lambda *a, **k: pytest.fail("resume must not search again"))
+    monkeypatch.setattr(run_folder, "auto_batch_size", lambda *a, **k: pytest.fail("resume must not search again"))
     done = Pretrainer(out=str(tmp_path / "r"), resume=True, **options).fit(labelled_images)
     assert done.result.steps == 4 and ptft.load(tmp_path / "r").meta["metrics"]["items_seen"] == 4 * 32

@@ -7,7 +7,10 @@ import math
 import torch
 
 from ptft.models import ClassificationHead, Classifier, build_encoder
+from ptft.objectives.augment import light_view, strong_view
 from ptft.objectives.consistency import PoolConsistency, confident_consistency
+
+VIEWS = (light_view, strong_view)
 
 
 def naive_consistency(weak: torch.Tensor, strong: torch.Tensor, threshold: float) -> float:
@@ -39,13 +42,13 @@ def test_pool_consistency_step_has_finite_loss_and_uses_the_pool() -> None:
     encoder = build_encoder({"name": "cnn", "input_shape": [1, 16, 16], "dim": 16, "depth": 2})
     model = Classifier(encoder, ClassificationHead(16, 3))
     pool = torch.randn(40, 1, 16, 16)
-    objective = PoolConsistency(model, pool, ratio=2, threshold=0.0)  # threshold 0: every pool image counts
+    objective = PoolConsistency(model, pool, VIEWS, ratio=2, threshold=0.0)  # threshold 0: every pool image counts
     x, y = torch.randn(6, 1, 16, 16), torch.tensor([0, 1, 2, 0, 1, 2])
     loss = objective(x, y)
     loss.backward()
     assert torch.isfinite(loss)
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in encoder.parameters())
-    supervised_only = PoolConsistency(model, pool, ratio=2, threshold=2.0)  # nothing passes the threshold
+    supervised_only = PoolConsistency(model, pool, VIEWS, ratio=2, threshold=2.0)  # nothing passes the threshold
     torch.manual_seed(1)
     a = supervised_only(x, y)
     torch.manual_seed(1)

@@ -3,8 +3,6 @@ with a DataError naming the file (and line)."""
 
 from __future__ import annotations
 
-import gzip
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +12,9 @@ from PIL import Image
 from ptft.data.builtin import BUILTIN_NAMES, DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_LABELS
 from ptft.data.images import READERS, read_images
 from ptft.errors import DataError
+from tests.conftest import write_idx
 
 RNG = np.random.default_rng(0)
-
-
-def write_idx(path: Path, array: np.ndarray) -> Path:
-    """An IDX file of a uint8 array (gzipped if the name ends in .gz), as MNIST ships them."""
-    data = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    data += array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
-    return path
 
 
 def write_png(path: Path, pixels: np.ndarray) -> Path:

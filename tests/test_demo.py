@@ -12,7 +12,7 @@ import pytest
 import ptft
 from ptft import demo
 from ptft.config import DemoConfig
-from tests.test_data_readers import write_idx
+from tests.conftest import write_idx
 
 
 def fake_fashion_mnist(folder: Path, n_train: int = 400, n_test: int = 100) -> Path:
@@ -56,7 +56,7 @@ def test_demo_prints_the_table_and_writes_results_and_plots(
 def test_the_wordnet_demo_runs_on_a_tiny_stand_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.test_wordnet import synthetic_lines, write_noun_file
+    from tests.conftest import synthetic_lines, write_noun_file
 
     folder = tmp_path / "wordnet"
     write_noun_file(folder, synthetic_lines({5: 30, 6: 30, 13: 30}))

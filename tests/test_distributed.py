@@ -4,7 +4,6 @@ weights identical although each rank sees other images and other augmentations."
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ from safetensors.torch import load_file
 
 import ptft
 from ptft.data.types import ImageSet
+from tests.conftest import explain, free_port
 
 pytestmark = pytest.mark.slow
 TIMEOUT_S = 300  # generous: a busy CI machine starts torch slowly
@@ -33,14 +33,14 @@ RANK_SCRIPT = textwrap.dedent(
     import torch.distributed as dist
     from safetensors.torch import save_file
 
-    import ptft.api
+    import ptft.train.pretrain
     from ptft import cli
 
     torch.set_num_threads(1)
     folder, argv = sys.argv[1], sys.argv[2:]
     rank = os.environ["RANK"]
     built = []
-    build_encoder = ptft.api.build_encoder
+    build_encoder = ptft.train.pretrain.build_encoder
 
 
     def keep(spec):
@@ -50,7 +50,7 @@ RANK_SCRIPT = textwrap.dedent(
         return built[-1]
 
 
-    ptft.api.build_encoder = keep
+    ptft.train.pretrain.build_encoder = keep
     code = cli.main(argv)
     weights = {name: p.detach().contiguous() for name, p in built[0].named_parameters()}
     save_file(weights, os.path.join(folder, f"rank{rank}.safetensors"))
@@ -67,21 +67,11 @@ RANK_SCRIPT = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
     command += ["--master-addr", "127.0.0.1", "--master-port", str(free_port()), *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-
-
-def explain(done: subprocess.CompletedProcess[str]) -> str:
-    return f"torchrun exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
 
 PRETRAIN = ["pretrain", "--dim", "16", "--depth", "2", "--batch-size", "8", "--steps", "3"]

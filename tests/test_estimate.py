@@ -12,6 +12,7 @@ from torch import nn
 from ptft import cli
 from ptft.api import Pretrainer
 from ptft.config import LoopConfig
+from ptft.data.batch import Batch
 from ptft.data.types import ImageSet
 from ptft.train.batches import BatchStream
 from ptft.train.distributed import Dist
@@ -23,8 +24,8 @@ class LinearLoss(nn.Module):
         super().__init__()
         self.fc = nn.Linear(10, 20, bias=False)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.fc(x).pow(2).mean()
+    def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.fc(batch.x).pow(2).mean()
 
 
 def test_flops_and_memory_of_a_known_model() -> None:

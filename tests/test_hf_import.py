@@ -11,44 +11,14 @@ from typing import Any
 
 import pytest
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer
 
 from ptft.errors import BundleError, ConfigError, DataError
 from ptft.models import build_encoder, mean_pool
 from ptft.models.bert import BertEncoder  # noqa: F401  (registers "bert")
 from ptft.models.hf import load_hf_folder
 from ptft.preprocess import TextTokenizer
-
-SENTENCES = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Pre-training on unlabeled data helps fine-tuning.",
-    "Tokenizers split words into subword units.",
-    "Hello world, hello tokenizers, hello again!",
-    "A small model learns quickly on a small corpus.",
-    "Attention is all you need, or so they say.",
-    "Masked language models predict hidden words.",
-    "Fine-tuning adapts a pre-trained encoder to a task.",
-    "The dog sleeps while the fox runs away.",
-    "Every sentence here is short and plain.",
-]
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
-def write_tokenizer(path: Path, specials: list[str] = SPECIALS) -> None:
-    """A tiny lowercasing BERT WordPiece tokenizer, saved with fixed padding/truncation ptft must replace."""
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials, show_progress=False)
-    tokenizer.train_from_iterator(SENTENCES * 2, trainer=trainer)
-    if "[CLS]" in specials and "[SEP]" in specials:
-        tokenizer.post_processor = processors.BertProcessing(
-            ("[SEP]", tokenizer.token_to_id("[SEP]")), ("[CLS]", tokenizer.token_to_id("[CLS]"))
-        )
-    tokenizer.enable_truncation(6)
-    tokenizer.enable_padding(length=40, pad_id=0, pad_token="[PAD]")
-    tokenizer.save(str(path))
+from tests.conftest import SENTENCES, write_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-import ptft.data.mapped as mapped
+import ptft.preprocess.mapped as mapped
 from ptft.api import Pretrainer
-from ptft.data.mapped import MappedImages
 from ptft.data.types import ImageSet
 from ptft.errors import DataError
 from ptft.preprocess import ImageNormalizer
+from ptft.preprocess.mapped import MappedImages
 
 
 def test_batches_are_normalised_from_the_map(tmp_path: Path, labelled_images: ImageSet) -> None:
@@ -27,7 +27,7 @@ def test_batches_are_normalised_from_the_map(tmp_path: Path, labelled_images: Im
     normalizer = images.fit()
     index = torch.tensor([5, 0, 99])
     expected = ImageNormalizer().fit(labelled_images.images).transform(labelled_images.images[[5, 0, 99]])
-    torch.testing.assert_close(images[index], expected)  # the sample is the whole (small) set here
+    torch.testing.assert_close(images[index].x, expected)  # the sample is the whole (small) set here
     assert normalizer.input_shape == labelled_images.shape
 
 

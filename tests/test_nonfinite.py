@@ -11,9 +11,11 @@ import torch
 from torch import nn
 
 from ptft.config import LoopConfig
+from ptft.data.batch import Batch
 from ptft.train.batches import BatchStream
 from ptft.train.distributed import Dist
-from ptft.train.loop import NonFiniteLoss, train
+from ptft.train.guards import NonFiniteLoss
+from ptft.train.loop import train
 
 
 class Poisoned(nn.Module):
@@ -24,9 +26,9 @@ class Poisoned(nn.Module):
         self.encoder = nn.Linear(4, 1)
         self.bad, self.calls, self.seen = bad, 0, []
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
         self.seen.append(self.encoder.weight.detach().clone())
-        loss = self.encoder(x).pow(2).mean()
+        loss = self.encoder(batch.x).pow(2).mean()
         if self.calls in self.bad:
             loss = loss * float("nan")
         self.calls += 1

@@ -116,7 +116,7 @@ def test_the_same_seed_gives_a_bitwise_identical_run(
 
 @pytest.mark.slow
 def test_sigterm_stops_both_torchrun_ranks_at_the_same_step(tmp_path: Path, labelled_images: ImageSet) -> None:
-    from tests.test_distributed import explain, free_port
+    from tests.conftest import explain, free_port
 
     data = tmp_path / "tiny.npz"
     np.savez(data, images=labelled_images.images, labels=labelled_images.labels)
@@ -172,7 +172,7 @@ def test_loader_workers_get_distinct_seeds_that_follow_the_run_seed() -> None:
 
     def seeds(run_seed: int) -> list[int]:
         stream = BatchStream(WorkerSeed(), None, 8, seed=run_seed, workers=2)
-        drawn = [int(stream.next()[0][0, 0]) for _ in range(6)]
+        drawn = [int(stream.next()[0].x[0, 0]) for _ in range(6)]
         stream.close()
         return drawn
 

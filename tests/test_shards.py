@@ -20,21 +20,19 @@ from tokenizers import Tokenizer
 from ptft import cli
 from ptft.api import Pretrainer
 from ptft.config import TextConfig
-from ptft.data import shards as shards_module
-from ptft.data.shards import INDEX, PROGRESS, TokenShards, prepare_shards, token_dtype
 from ptft.errors import DataError, PtftError
 from ptft.preprocess import TextPipeline, TextTokenizer
+from ptft.preprocess import shards as shards_module
 from ptft.preprocess.pipeline import CHARS_PER_TOKEN_BOUND
-from tests.conftest import synthetic_texts
+from ptft.preprocess.shards import INDEX, PROGRESS, TokenShards, prepare_shards, token_dtype
+from tests.conftest import fit_text_pipeline, synthetic_texts
 
 TEXTS = synthetic_texts(23).texts
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> TextPipeline:
-    import ptft.api
-
-    fitted = ptft.api._fit_preprocessor(synthetic_texts(60), TextConfig(vocab_size=120, max_length=12))
+    fitted = fit_text_pipeline(synthetic_texts(60), TextConfig(vocab_size=120, max_length=12))
     assert isinstance(fitted, TextPipeline)
     return fitted
 
@@ -51,7 +49,7 @@ def test_round_trip_over_shard_boundaries(pipeline: TextPipeline, tmp_path: Path
     want = expected_rows(pipeline, TEXTS)
     assert len(shards) == 23 and shards.lengths.tolist() == [len(r) for r in want]
     assert [row.tolist() for row in shards] == want
-    batch = shards[torch.tensor([22, 0, 10, 9])]  # rows from three shards, right-padded
+    batch = shards[torch.tensor([22, 0, 10, 9])].x  # rows from three shards, right-padded
     for r, i in enumerate([22, 0, 10, 9]):
         assert batch[r, : len(want[i])].tolist() == want[i]
         assert (batch[r, len(want[i]) :] == pipeline.pad_id).all()

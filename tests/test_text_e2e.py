@@ -17,7 +17,8 @@ import ptft
 from ptft import cli
 from ptft.api import FineTuner, Pretrainer
 from ptft.data.types import TextSet
-from tests.conftest import synthetic_texts
+from ptft.modalities import MODALITIES, read_data
+from tests.conftest import fit_text_pipeline, synthetic_texts
 
 TINY = ["--dim", "16", "--depth", "2", "--heads", "2", "--batch-size", "16", "--no-progress", "--precision", "fp32"]
 TEXT = ["--vocab-size", "150", "--max-length", "24"]
@@ -97,7 +98,7 @@ def test_resume_reuses_the_tokenizer_the_run_started_with(
     def refit(*args: Any) -> Any:
         raise AssertionError("a resumed run must not fit its preprocessing again")
 
-    monkeypatch.setattr(ptft.api, "_fit_preprocessor", refit)
+    monkeypatch.setattr(MODALITIES.get("text"), "fit_preprocessor", refit)
     resumed = Pretrainer(data=str(corpus["unlabeled"]), out=str(out), resume=True, **options).fit()
     assert resumed.result.steps == 8
     assert json.loads((out / "ptft.json").read_text())["preprocessor"] == started
@@ -105,7 +106,7 @@ def test_resume_reuses_the_tokenizer_the_run_started_with(
 
 def test_finetune_a_hugging_face_folder_into_a_normal_bundle(tmp_path: Path, corpus: dict[str, Path]) -> None:
     transformers = pytest.importorskip("transformers")
-    from tests.test_hf_import import write_tokenizer
+    from tests.conftest import write_tokenizer
 
     folder = tmp_path / "tiny-bert"
     folder.mkdir()
@@ -127,7 +128,7 @@ def test_finetune_a_hugging_face_folder_into_a_normal_bundle(tmp_path: Path, cor
     texts = synthetic_texts(12, seed=3).texts
     np.testing.assert_array_equal(tuner_model.predict_proba(texts), ptft.load(out).predict_proba(texts))
     # Two steps moved the weights away from the import, but the encoder is still the imported BERT.
-    tokens = tuner_model.transform(texts[:2])
+    tokens = tuner_model.transform(texts[:2]).x
     with torch.no_grad():
         ours = tuner_model.encoder.eval()(tokens)
         theirs = hf(input_ids=tokens, attention_mask=(tokens != 0).long()).last_hidden_state[:, : ours.shape[1]]
@@ -189,9 +190,9 @@ def test_a_50_mb_line_is_read_and_truncated_in_bounded_memory(tmp_path: Path) ->
         fh.write("short first line\n")
         fh.write("word " * 10_000_000 + "\n")  # 50 MB on one line
         fh.write("short last line\n")
-    pipeline = ptft.api._fit_preprocessor(synthetic_texts(40), ptft.config.TextConfig(vocab_size=150, max_length=24))
+    pipeline = fit_text_pipeline(synthetic_texts(40), ptft.config.TextConfig(vocab_size=150, max_length=24))
     tracemalloc.start()
-    texts = ptft.api._read(str(big), labels=False)
+    texts = read_data(str(big), labels=False)
     ids = pipeline.transform(texts.texts)  # type: ignore[union-attr]
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pytest
 import torch
 
 from ptft.errors import BundleError, ConfigError, DataError
-from ptft.preprocess import TextTokenizer, preprocessor_from_state
+from ptft.preprocess import TextPipeline, TextTokenizer, preprocessor_from_state
 
 ENGLISH = [
     "The quick brown fox jumps over the lazy dog.",
@@ -77,7 +78,7 @@ def test_state_round_trip_identical_ids(kind: str) -> None:
     text = json.dumps(state)  # plain JSON
     assert "pickle" not in text and "\\x80" not in text
     assert state["kind"] == "text" and state["tokenizer_kind"] == kind
-    again = preprocessor_from_state(json.loads(text), expect="text").tokenizer  # a text pipeline's tokenizer
+    again = cast(TextPipeline, preprocessor_from_state(json.loads(text), expect="text")).tokenizer
     assert isinstance(again, TextTokenizer)
     probe = ENGLISH + CHINESE + ["Unseen WORDS here, and 未见过的字 too", "x" * 200]
     ids_a, mask_a = tokenizer.transform(probe)
@@ -184,8 +185,9 @@ def test_malformed_state_and_kind_checks(fitted: TextTokenizer) -> None:
     with pytest.raises(DataError, match="malformed"):
         TextTokenizer.from_state({k: v for k, v in state.items() if k != "max_length"})
     with pytest.raises(BundleError, match="'text' preprocessor"):
-        preprocessor_from_state(state)  # the image pipeline's default refuses a text bundle clearly
-    assert isinstance(preprocessor_from_state(state, expect=None).tokenizer, TextTokenizer)
+        preprocessor_from_state(state, expect="image")  # a caller that needs images refuses a text bundle clearly
+    pipeline = preprocessor_from_state(state)
+    assert isinstance(pipeline, TextPipeline) and isinstance(pipeline.tokenizer, TextTokenizer)
 
 
 FIT_IN_A_FRESH_PROCESS = """

@@ -20,11 +20,8 @@ from ptft.data.wordnet import (
     wordnet_supersenses,
 )
 from ptft.errors import ConfigError, DataError
+from tests.conftest import HEADER, synthetic_lines, write_noun_file
 
-HEADER = [
-    "  1 This software and database is being provided to you, the LICENSEE, by  ",
-    "  2 Princeton University under the following license.  ",
-]
 ENTITY = (
     "00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 ~ 00002137 n 0000 ~ 04424418 n 0000 | that which is "
     "perceived or known or inferred to have its own distinct existence (living or nonliving)  "
@@ -35,24 +32,6 @@ DOG = (
 )
 # w_cnt is hexadecimal: 0a = ten words, no pointers.
 TEN_WORDS = "00002000 06 n 0a " + " ".join(f"w{index} {index % 10}" for index in range(10)) + " 000 | a gadget  "
-
-
-def write_noun_file(folder: Path, lines: list[str]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "data.noun"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def synthetic_lines(per_class: dict[int, int]) -> list[str]:
-    """`per_class[lex_filenum]` synsets per class; each has its own example and a shared one."""
-    lines, offset = list(HEADER), 10_000_000
-    for lex_filenum, count in per_class.items():
-        for index in range(count):
-            offset += 100
-            gloss = f'definition {lex_filenum}-{index}; "example {lex_filenum}-{index}"; "a shared example"'
-            lines.append(f"{offset:08d} {lex_filenum:02d} n 01 word{offset} 0 000 | {gloss}  ")
-    return lines
 
 
 def test_parses_header_pointers_hex_word_count_and_examples(tmp_path: Path) -> None:

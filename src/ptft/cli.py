@@ -252,47 +252,20 @@ def _data_clean(cfg: CleanCommandConfig) -> None:
 
 
 def _data_prepare(cfg: PrepareConfig) -> None:
-    from itertools import islice
-
     from tqdm import tqdm
 
-    from ptft.data.shards import prepare_shards
-    from ptft.data.text import ReadStats, read_texts
-    from ptft.data.types import skip_report
-    from ptft.preprocess import TextPipeline, TextTokenizer
+    from ptft.preprocess.prepare import prepare_folder
 
     if not cfg.data or not cfg.out:
         raise PtftError("data prepare needs the corpus and --out FOLDER: ptft data prepare corpus.txt --out shards/")
-
-    passes: list[ReadStats] = []  # one per read of the corpus: fitting the tokenizer, writing the shards
-
-    def texts() -> Any:
-        passes.append(ReadStats())
-        return (e.text for e in read_texts(cfg.data, cfg.text_column, None, cfg.skip_bad, stats=passes[-1]))
-
-    saved = Path(cfg.out) / "preprocessor.json"
-    if saved.is_file():  # resuming: the tokenizer the preparation started with
-        pipeline = TextPipeline.from_state(json.loads(saved.read_text()))
-    else:
-        tokenizer = TextTokenizer(cfg.tokenizer, cfg.vocab_size, cfg.max_length)
-        pipeline = TextPipeline(tokenizer)
-        pipeline.fit([pipeline.clean(t) for t in islice(texts(), cfg.fit_texts)])
     with tqdm(desc="prepare", unit=" texts") as bar:
-        report = prepare_shards(
-            texts(),
-            cfg.out,
-            pipeline,
-            cfg.texts_per_shard,
-            progress=lambda n: bar.update(n - bar.n),
-            workers=cfg.workers or None,
-            read_report=lambda: skip_report(passes[-1]),
-        )
+        report, stats = prepare_folder(cfg, progress=lambda n: bar.update(n - bar.n))
     print(
         f"prepared {report.texts:,} texts, {report.tokens:,} tokens in {report.shards} shard(s), "
         f"{report.mb_per_second:.1f} MB/s; pre-train with: ptft pretrain --data {cfg.out}"
     )
-    if passes[-1].skipped:
-        print(f"skipped {passes[-1].skipped} bad line(s) (--skip-bad), first: {passes[-1].skipped_at[0]}")
+    if stats.skipped:
+        print(f"skipped {stats.skipped} bad line(s) (--skip-bad), first: {stats.skipped_at[0]}")
 
 
 RUNNERS: dict[str, Callable[[Any], None]] = {

@@ -20,10 +20,10 @@ from typing import Any
 
 from ptft.api import Pretrainer
 from ptft.config import DemoConfig, LoopConfig, ModelConfig, PretrainConfig, TextConfig
-from ptft.data.load import read_data
 from ptft.errors import ConfigError
 from ptft.evaluate.plots import comparison_bars, training_curves
-from ptft.study import run_study, table
+from ptft.evaluate.study import run_study, table
+from ptft.modalities import read_data
 
 # dim 64 runs SimCLR ~3x faster than dim 128 on 2 cores (1,500 vs 520 images/s, bf16): more epochs
 # in the same minutes, which gave the better fine-tuned model in our trials.
@@ -107,8 +107,8 @@ def run_demo(cfg: DemoConfig) -> None:
     task = known[cfg.task]
     per_class = cfg.labels_per_class or task.labels_per_class
     out = _free_folder(Path(cfg.out), cfg.overwrite)
-    train = read_data(task.train, cfg.data_dir, label_column="label")
-    test = read_data(task.test, cfg.data_dir, label_column="label")
+    train = read_data(task.train, cfg.data_dir)
+    test = read_data(task.test, cfg.data_dir)
     print(f"{task.title}: {len(train)} training examples (used without labels for pre-training), {len(test)} test")
     start = time.perf_counter()
     loop = replace(task.pretrain.loop, max_minutes=cfg.pretrain_minutes, seed=cfg.seed)

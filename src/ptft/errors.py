@@ -19,3 +19,7 @@ class ConfigError(PtftError):
 
 class BundleError(PtftError):
     """A run folder that is missing, incomplete, corrupt or of an unknown format."""
+
+
+class RunInterrupted(PtftError):
+    """A run stopped early (SIGTERM / pre-emption) after saving a resumable checkpoint."""

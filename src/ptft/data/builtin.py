@@ -78,7 +78,7 @@ def digits(data_dir: str) -> ImageSet:
     bunch = load_digits()
     images = np.rint(bunch.images * (255 / 16)).astype(np.uint8)[:, None]  # (1797, 1, 8, 8)
     labels = bunch.target.astype(np.int64)
-    return ImageSet(images, labels, [str(k) for k in range(10)], source="sklearn:digits")
+    return ImageSet(images, labels=labels, label_names=[str(k) for k in range(10)], source="sklearn:digits")
 
 
 BUILTIN_NAMES: tuple[str, ...] = tuple(DATASETS.names())

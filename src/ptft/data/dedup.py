@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from ptft.errors import ConfigError
@@ -176,3 +177,11 @@ def leakage(
             continue
         kept.append(text)
     return kept, report
+
+
+def pool_without_leakage(keys: Sequence[str], pool: np.ndarray, held: Sequence[str]) -> tuple[np.ndarray, int]:
+    """Pool indices (into `keys`) minus those whose key duplicates a `held` one (the labelled and test
+    examples; exact after normalisation) -> (kept indices, how many were removed)."""
+    _, report = leakage((keys[i] for i in pool.tolist()), held, near=False)
+    leaked = np.array(sorted(report.exact), dtype=np.int64)
+    return np.delete(pool, leaked), len(leaked)

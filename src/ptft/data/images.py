@@ -311,7 +311,7 @@ def read_folder(
         labels = np.array([-1 if name is None else index[name] for name in classes], dtype=np.int64)
     images, kept = load_image_files(files, size, stats)
     labels = None if labels is None else labels[kept]
-    return ImageSet(images, labels, names, ids=[str(files[i]) for i in kept], source=str(path))
+    return ImageSet(images, labels=labels, label_names=names, ids=[str(files[i]) for i in kept], source=str(path))
 
 
 def _read_csv_rows(path: Path) -> list[tuple[int, str, str]]:
@@ -367,7 +367,7 @@ def read_csv(
         )
     images, kept = load_image_files(files, size, stats)
     labels = None if labels is None else labels[kept]
-    return ImageSet(images, labels, names, ids=[str(files[i]) for i in kept], source=str(path))
+    return ImageSet(images, labels=labels, label_names=names, ids=[str(files[i]) for i in kept], source=str(path))
 
 
 # ---- .npz arrays ----
@@ -459,7 +459,7 @@ def read_npz(
     images = _to_uint8_nchw(arrays[image_key], f"{path} ['{image_key}']")
     label_key = next((key for key in ("labels", "y") if key in arrays), None)
     if label_key is None:
-        return resize_set(ImageSet(images, None, list(label_names or []), source=str(path)), size)
+        return resize_set(ImageSet(images, label_names=list(label_names or []), source=str(path)), size)
     where = f"{path} ['{label_key}']"
     labels = _npz_labels(arrays[label_key], len(images), where)
     stored = [str(name) for name in arrays["label_names"].tolist()] if "label_names" in arrays else None
@@ -467,4 +467,4 @@ def read_npz(
         raise DataError(f"{path}: its label_names {stored} differ from the {list(label_names)} given")
     names = list(label_names or stored or _index_names(int(labels.max()) + 1))
     _check_label_range(labels, names, where)
-    return resize_set(ImageSet(images, labels, names, source=str(path)), size)
+    return resize_set(ImageSet(images, labels=labels, label_names=names, source=str(path)), size)

@@ -1,11 +1,14 @@
-"""The in-memory forms the readers return: ImageSet for images, TextSet for texts, and ReadStats, the
-bounded count of bad records (undecodable or malformed lines, unreadable images) a read skipped."""
+"""The in-memory forms the readers return: `Examples`, the base every kind shares (labels, ids, source, skipped
+records), ImageSet for images, TextSet for texts, and ReadStats, the bounded count of bad records (undecodable
+or malformed lines, unreadable images) a read skipped."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import numpy as np
 
@@ -58,16 +61,15 @@ class ReadStats:
             self.skipped_at.append(where)
 
 
-@dataclass
-class ImageSet:
-    """Images as uint8 (N, C, H, W), optional integer labels, and where each image came from.
+@dataclass(kw_only=True)
+class Examples(ABC):
+    """What every kind of examples carries besides its content: optional integer labels (`labels[i] == -1`
+    marks an unlabeled example), class names (`label_names[k]` names class k), `ids[i]` naming each example
+    for reports (a path, `file:line`, `file.idx#row`), the source it was read from, and the bad records the
+    read left out (--skip-bad N: `skipped` counts them, `skipped_at` names the first MAX_SKIPS_KEPT).
 
-    `labels[i] == -1` marks an unlabeled image. `label_names[k]` is the name of class k.
-    `ids[i]` names the image for reports (a path, or `file.idx#row`). `skipped` counts the unreadable
-    images the read left out (--skip-bad N), `skipped_at` names the first MAX_SKIPS_KEPT of them.
-    """
+    A kind of examples adds its content field (ImageSet.images, TextSet.texts) and three methods."""
 
-    images: np.ndarray  # uint8 (N, C, H, W)
     labels: np.ndarray | None = None  # int64 (N,), -1 = unlabeled
     label_names: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
@@ -76,15 +78,68 @@ class ImageSet:
     skipped_at: list[str] = field(default_factory=list)  # the first places of those
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 4 or self.images.dtype != np.uint8:
-            raise ValueError(f"ImageSet wants uint8 (N, C, H, W), got {self.images.dtype} {self.images.shape}")
-        if self.labels is not None and len(self.labels) != len(self.images):
-            raise ValueError("labels and images differ in length")
+        if self.labels is not None and len(self.labels) != len(self):
+            raise ValueError(f"{type(self).__name__}: {len(self.labels)} labels for {len(self)} examples")
         if not self.ids:
-            self.ids = [f"{self.source}#{i}" for i in range(len(self.images))]
+            self.ids = [f"{self.source}#{i}" for i in range(len(self))]
 
     def __len__(self) -> int:
+        return self._count()
+
+    @abstractmethod
+    def _count(self) -> int:
+        """How many examples there are."""
+
+    @abstractmethod
+    def _take(self, index: np.ndarray) -> dict[str, Any]:
+        """The content fields of the examples at `index`."""
+
+    @abstractmethod
+    def _digest(self, digest: Any) -> None:
+        """Feed the content into a hashlib digest."""
+
+    @property
+    def has_labels(self) -> bool:
+        return self.labels is not None and bool((self.labels >= 0).any())
+
+    def subset(self, index: np.ndarray) -> Self:
+        return dataclasses.replace(
+            self,
+            **self._take(index),
+            labels=None if self.labels is None else self.labels[index],
+            label_names=list(self.label_names),
+            ids=[self.ids[i] for i in index.tolist()],
+            skipped_at=list(self.skipped_at),  # the counts describe the read, not the examples kept
+        )
+
+    def fingerprint(self) -> str:
+        """sha256 over the content and labels: identifies the data a bundle was trained on."""
+        digest = hashlib.sha256()
+        self._digest(digest)
+        if self.labels is not None:
+            digest.update(self.labels.astype(np.int64).tobytes())
+        return digest.hexdigest()
+
+
+@dataclass
+class ImageSet(Examples):
+    """Images as uint8 (N, C, H, W)."""
+
+    images: np.ndarray  # uint8 (N, C, H, W)
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4 or self.images.dtype != np.uint8:
+            raise ValueError(f"ImageSet wants uint8 (N, C, H, W), got {self.images.dtype} {self.images.shape}")
+        super().__post_init__()
+
+    def _count(self) -> int:
         return len(self.images)
+
+    def _take(self, index: np.ndarray) -> dict[str, Any]:
+        return {"images": self.images[index]}
+
+    def _digest(self, digest: Any) -> None:
+        digest.update(self.images.tobytes())
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -92,74 +147,19 @@ class ImageSet:
         _, c, h, w = self.images.shape
         return (c, h, w)
 
-    @property
-    def has_labels(self) -> bool:
-        return self.labels is not None and bool((self.labels >= 0).any())
-
-    def subset(self, index: np.ndarray) -> ImageSet:
-        return ImageSet(
-            images=self.images[index],
-            labels=None if self.labels is None else self.labels[index],
-            label_names=list(self.label_names),
-            ids=[self.ids[i] for i in index.tolist()],
-            source=self.source,
-            skipped=self.skipped,  # the counts describe the read, not the examples kept
-            skipped_at=list(self.skipped_at),
-        )
-
-    def fingerprint(self) -> str:
-        """sha256 over pixels and labels: identifies the data a bundle was trained on."""
-        digest = hashlib.sha256(self.images.tobytes())
-        if self.labels is not None:
-            digest.update(self.labels.astype(np.int64).tobytes())
-        return digest.hexdigest()
-
 
 @dataclass
-class TextSet:
-    """Texts, optional integer labels (-1 = unlabeled), class names, and where each text came from.
-
-    The text counterpart of ImageSet: `ids[i]` names the example for reports (`file:line`); `skipped`
-    and `skipped_at` the bad lines the read left out (--skip-bad N).
-    """
+class TextSet(Examples):
+    """Texts; `ids[i]` is `file:line`."""
 
     texts: list[str]
-    labels: np.ndarray | None = None  # int64 (N,), -1 = unlabeled
-    label_names: list[str] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
-    source: str = ""
-    skipped: int = 0  # bad records left out by the read
-    skipped_at: list[str] = field(default_factory=list)  # the first places of those
 
-    def __post_init__(self) -> None:
-        if self.labels is not None and len(self.labels) != len(self.texts):
-            raise ValueError("labels and texts differ in length")
-        if not self.ids:
-            self.ids = [f"{self.source}#{i}" for i in range(len(self.texts))]
-
-    def __len__(self) -> int:
+    def _count(self) -> int:
         return len(self.texts)
 
-    @property
-    def has_labels(self) -> bool:
-        return self.labels is not None and bool((self.labels >= 0).any())
+    def _take(self, index: np.ndarray) -> dict[str, Any]:
+        return {"texts": [self.texts[i] for i in index.tolist()]}
 
-    def subset(self, index: np.ndarray) -> TextSet:
-        return TextSet(
-            texts=[self.texts[i] for i in index.tolist()],
-            labels=None if self.labels is None else self.labels[index],
-            label_names=list(self.label_names),
-            ids=[self.ids[i] for i in index.tolist()],
-            source=self.source,
-            skipped=self.skipped,  # the counts describe the read, not the examples kept
-            skipped_at=list(self.skipped_at),
-        )
-
-    def fingerprint(self) -> str:
-        """sha256 over the texts and labels: identifies the data a bundle was trained on."""
-        digest = hashlib.sha256()
+    def _digest(self, digest: Any) -> None:
         for text in self.texts:
             digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-        if self.labels is not None:
-            digest.update(self.labels.astype(np.int64).tobytes())
-        return digest.hexdigest()

@@ -9,10 +9,12 @@ from typing import Any
 import torch
 
 from ptft.config import FinetuneConfig
+from ptft.data.batch import Batch
 from ptft.evaluate.metrics import regression_report
-from ptft.finetune.predict import accuracy_of, predict_values, token_counts
+from ptft.finetune.predict import accuracy_of, predict_values
 from ptft.finetune.selftrain import pseudo_label
 from ptft.finetune.strategies import STRATEGIES
+from ptft.modalities import Modality
 from ptft.models.heads import Classifier, RegressionHead
 from ptft.objectives.consistency import PoolConsistency
 from ptft.objectives.supervised import SupervisedClassification, SupervisedRegression
@@ -20,12 +22,12 @@ from ptft.train import BatchStream, Dist, TrainResult, train
 
 
 @dataclass
-class LabelledTensors:
-    x_train: torch.Tensor
+class LabelledBatches:
+    x_train: Batch
     y_train: torch.Tensor
-    x_val: torch.Tensor
+    x_val: Batch
     y_val: torch.Tensor
-    x_pool: torch.Tensor  # unlabeled: its labels are never looked at
+    x_pool: Batch  # unlabeled: its labels are never looked at
 
 
 class Interrupted(Exception):
@@ -34,12 +36,25 @@ class Interrupted(Exception):
         self.result = result
 
 
+def supervised_objective(
+    model: Classifier, cfg: FinetuneConfig, modality: Modality, pool: Batch
+) -> SupervisedClassification | SupervisedRegression:
+    """The fine-tuning loss `cfg` asks for, with the modality's augmentations."""
+    if isinstance(model.head, RegressionHead):
+        return SupervisedRegression(model)
+    if cfg.strategy == "fixmatch":
+        assert modality.views is not None, "run_finetune refuses fixmatch for a modality without views"
+        return PoolConsistency(model, pool, modality.views, cfg.pool_ratio, cfg.pseudo_threshold, 1.0, cfg.augment)
+    return SupervisedClassification(model, modality.finetune_augment if cfg.augment else None)
+
+
 def _fit_once(
     model: Classifier,
-    x: torch.Tensor,
+    x: Batch,
     y: torch.Tensor,
-    data: LabelledTensors,
+    data: LabelledBatches,
     cfg: FinetuneConfig,
+    modality: Modality,
     run_dir: Path | None,
     info: Dist,
     resume: bool,
@@ -47,17 +62,10 @@ def _fit_once(
     desc: str,
 ) -> TrainResult:
     groups = STRATEGIES.get(cfg.strategy)(model, cfg.loop.lr, cfg.head_lr_scale)
-    objective: SupervisedClassification | SupervisedRegression
     regression = isinstance(model.head, RegressionHead)
-    if regression:
-        objective = SupervisedRegression(model)
-    elif cfg.strategy == "fixmatch":
-        objective = PoolConsistency(model, data.x_pool, cfg.pool_ratio, cfg.pseudo_threshold, 1.0, cfg.augment)
-    else:
-        objective = SupervisedClassification(model, augment_inputs=cfg.augment and model.encoder.modality == "image")
-    lengths = None if x.is_floating_point() else token_counts(model, x)
+    objective = supervised_objective(model, cfg, modality, data.x_pool)
     stream = BatchStream(
-        x, y, min(cfg.loop.batch_size, len(x)), cfg.loop.seed, info.rank, info.world, lengths, cfg.loop.workers
+        x, y, min(cfg.loop.batch_size, len(x)), cfg.loop.seed, info.rank, info.world, workers=cfg.loop.workers
     )
 
     def evaluate() -> dict[str, float]:
@@ -74,8 +82,9 @@ def _fit_once(
 
 def finetune(
     model: Classifier,
-    data: LabelledTensors,
+    data: LabelledBatches,
     cfg: FinetuneConfig,
+    modality: Modality,
     run_dir: Path | None,
     info: Dist,
     resume: bool = False,
@@ -83,7 +92,9 @@ def finetune(
 ) -> dict[str, Any]:
     """Fine-tune `model` in place; returns a summary (validation accuracy, steps, why it stopped)."""
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    result = _fit_once(model, data.x_train, data.y_train, data, cfg, run_dir, info, resume, stop_at, "fine-tune")
+    result = _fit_once(
+        model, data.x_train, data.y_train, data, cfg, modality, run_dir, info, resume, stop_at, "fine-tune"
+    )
     summary: dict[str, Any] = {
         ("val_neg_rmse" if isinstance(model.head, RegressionHead) else "val_accuracy"): result.best,
         "steps": result.steps,
@@ -100,10 +111,10 @@ def finetune(
         summary["student"] = "skipped: no pool example reached the confidence threshold"
         return summary
     model.load_state_dict(initial)  # the student starts again from the pre-trained weights
-    x = torch.cat([data.x_train, data.x_pool[chosen]])
+    x = Batch.cat([data.x_train, data.x_pool.rows(chosen)])
     y = torch.cat([data.y_train, pseudo])
     student_dir = None if run_dir is None else run_dir / "self-train"
-    student = _fit_once(model, x, y, data, cfg, student_dir, info, False, 0, "self-train")
+    student = _fit_once(model, x, y, data, cfg, modality, student_dir, info, False, 0, "self-train")
     summary.update(student_val_accuracy=student.best, seconds=result.seconds + student.seconds)
     if (student.best or 0.0) < (result.best or 0.0):
         model.load_state_dict(teacher)  # keep whichever validates better

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import torch
 
+from ptft.data.batch import Batch
 from ptft.finetune.predict import predict_proba
 from ptft.models.heads import Classifier
 
 
 def pseudo_label(
-    model: Classifier, pool: torch.Tensor, threshold: float, max_per_class: int
+    model: Classifier, pool: Batch, threshold: float, max_per_class: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """-> (indices into pool, pseudo-labels): confidence >= threshold, at most max_per_class each,
     most confident first, so that no class swamps the others."""

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ptft.data.batch import Batch
 from ptft.errors import BundleError, ConfigError
 from ptft.registry import Registry
 
@@ -21,7 +22,7 @@ from ptft.registry import Registry
 class Encoder(nn.Module, ABC):
     dim: int
     blocks: nn.ModuleList
-    modality: ClassVar[str] = "image"  # the inputs it reads: "image" (B, C, H, W) floats or "text" (B, T) token ids
+    modality: ClassVar[str]  # the modality whose batches it reads (a name in ptft.modalities.MODALITIES)
 
     @abstractmethod
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -33,6 +34,12 @@ class Encoder(nn.Module, ABC):
         Text encoders derive it from the pad token and may drop columns that are padding in every row,
         so heads pool with this mask rather than with the one they were given."""
         return pad_mask
+
+    def encode(self, batch: Batch | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A batch -> ((B, T, D) features, the (B, T) pad mask that goes with them). One-tensor encoders read
+        `batch.x`; an encoder of several named inputs overrides this."""
+        batch = Batch.of(batch)
+        return self(batch.x, batch.pad_mask), self.padding(batch.x, batch.pad_mask)
 
 
 ENCODERS: Registry[Callable[..., Encoder]] = Registry("encoder")

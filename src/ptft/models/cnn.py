@@ -29,6 +29,8 @@ def _stage(c_in: int, c_out: int, activation: str, pool: bool, dropout: float) -
 class CNNEncoder(Encoder):
     """`depth` stages, widths dim/4, dim/2, dim, dim, ...; the first two halve the resolution."""
 
+    modality = "image"
+
     def __init__(
         self,
         input_shape: tuple[int, int, int] | list[int],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ptft.data.batch import Batch
 from ptft.models.base import Encoder, mean_pool
 
 
@@ -63,5 +64,5 @@ class Classifier(nn.Module):
             self.encoder.eval()
         return self
 
-    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.head(self.encoder(x, pad_mask), self.encoder.padding(x, pad_mask))
+    def forward(self, batch: Batch | torch.Tensor) -> torch.Tensor:
+        return self.head(*self.encoder.encode(batch))

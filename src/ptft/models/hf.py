@@ -184,7 +184,7 @@ def _map_tensors(folder: Path, weights: dict[str, torch.Tensor], spec: dict[str,
         if ours is None:
             unexpected.append(hf_name)
             continue
-        tensors[ours] = tensor.float() if tensor.is_floating_point() else tensor
+        tensors[ours] = tensor.float() if tensor.dtype.is_floating_point else tensor
     try:
         with torch.device("meta"):  # shapes only: no memory, no initialisation
             encoder = BertEncoder(**{key: value for key, value in spec.items() if key != "name"})

@@ -13,6 +13,8 @@ from ptft.models.base import ENCODERS, Encoder
 
 @ENCODERS.register("mlp")
 class MLPEncoder(Encoder):
+    modality = "image"
+
     def __init__(
         self,
         input_shape: tuple[int, int, int] | list[int],

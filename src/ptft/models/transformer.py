@@ -59,6 +59,8 @@ class Trunk(nn.Module):
 class ViTEncoder(Encoder):
     """Patches of `patch_size` pixels -> tokens (+ learned positions) -> transformer trunk."""
 
+    modality = "image"
+
     def __init__(
         self,
         input_shape: tuple[int, int, int] | list[int],

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ptft.data.batch import Batch
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -82,3 +84,13 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator | None = N
     if cfg.erase:
         x = random_erase(x, cfg.erase, gen)
     return x
+
+
+def light_view(batch: Batch) -> Batch:
+    """Fine-tuning's light augmentation of an image batch (also FixMatch's weak view)."""
+    return Batch.of(augment(batch.x, FINETUNE_LIGHT))
+
+
+def strong_view(batch: Batch) -> Batch:
+    """SimCLR's strong augmentation of an image batch (FixMatch's strong view)."""
+    return Batch.of(augment(batch.x, SIMCLR_VIEWS))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ptft.data.batch import Batch
 from ptft.errors import ConfigError
 from ptft.models.heads import Classifier
-from ptft.objectives.augment import FINETUNE_LIGHT, SIMCLR_VIEWS, augment
-from ptft.objectives.supervised import SupervisedClassification
+from ptft.objectives.supervised import Augment, SupervisedClassification
 
 
 def confident_consistency(
@@ -31,31 +31,36 @@ def confident_consistency(
 
 
 class PoolConsistency(SupervisedClassification):
+    """`views`: (weak, strong) augmentations of the modality; the weak one also augments the labelled part."""
+
     def __init__(
         self,
         classifier: Classifier,
-        pool: torch.Tensor,
+        pool: Batch | torch.Tensor,
+        views: tuple[Augment, Augment],
         ratio: int = 3,
         threshold: float = 0.95,
         weight: float = 1.0,
-        augment_inputs: bool = True,
+        augment_labelled: bool = True,
     ) -> None:
-        super().__init__(classifier, augment_inputs)
+        super().__init__(classifier, views[0] if augment_labelled else None)
         if len(pool) == 0:
             raise ConfigError(
-                "strategy 'fixmatch' needs unlabeled images, but every image is in the label budget; "
-                "give data with unlabeled images or a smaller --labels-per-class"
+                "strategy 'fixmatch' needs unlabeled examples, but every example is in the label budget; "
+                "give data with unlabeled examples or a smaller --labels-per-class"
             )
-        self.pool, self.ratio, self.threshold, self.weight = pool, ratio, threshold, weight
+        self.pool, self.views = Batch.of(pool), views
+        self.ratio, self.threshold, self.weight = ratio, threshold, weight
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        supervised = super().forward(x, y)
+    def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
+        supervised = super().forward(batch, y)
         if not self.training:
             return supervised
-        index = torch.randint(len(self.pool), (self.ratio * len(x),))  # global RNG: saved for resume
-        u = self.pool[index].to(x.device)
+        index = torch.randint(len(self.pool), (self.ratio * len(batch),))  # global RNG: saved for resume
+        u = self.pool.rows(index).to(supervised.device)
+        weak_view, strong_view = self.views
         with torch.no_grad():
-            weak = self.classifier(augment(u, FINETUNE_LIGHT))
-        strong = self.classifier(augment(u, SIMCLR_VIEWS))
+            weak = self.classifier(weak_view(u))
+        strong = self.classifier(strong_view(u))
         unsupervised, _ = confident_consistency(weak, strong, self.threshold)
         return supervised + self.weight * unsupervised

@@ -8,9 +8,12 @@ pre-trained this way through the one encoder surface. The decoder is a single li
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
+from ptft.data.batch import Batch
 from ptft.models.base import Encoder
 from ptft.objectives.registry import OBJECTIVES, Objective
 
@@ -39,16 +42,29 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
     return (per_patch * weights).sum() / weights.sum().clamp_min(1.0)
 
 
+@dataclass(frozen=True)
+class MAEOptions:
+    mask_ratio: float = 0.6  # fraction of patches hidden (of side --patch-size)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.mask_ratio < 1:
+            raise ValueError(f"mask_ratio must lie in (0, 1), got {self.mask_ratio}")
+
+
 @OBJECTIVES.register("mae")
 class MaskedImageModelling(Objective):
+    modalities = ("image",)
+    Options = MAEOptions
+
     def __init__(
         self,
         encoder: Encoder,
-        input_shape: tuple[int, int, int],
+        options: MAEOptions,
+        input_shape: tuple[int, int, int] | list[int],
         patch_size: int = 4,
-        mask_ratio: float = 0.6,
     ) -> None:
         super().__init__()
+        mask_ratio = options.mask_ratio
         C, H, W = input_shape
         if H % patch_size or W % patch_size:
             raise ValueError(f"image size {H}x{W} is not divisible by the mask patch size {patch_size}")
@@ -83,6 +99,7 @@ class MaskedImageModelling(Objective):
             return self.decoder(features)  # (B, N, P)
         return self.decoder(features.flatten(1)).view(B, self.num_patches, self.patch_pixels)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
+        x = Batch.of(batch).x  # (B, C, H, W)
         features, mask = self.forward_encoder(x)
         return masked_mse(self.forward_decoder(features), patchify(x, self.patch_size), mask)

@@ -8,10 +8,13 @@ whole (B, T) grid; the output layer is tied to the input embeddings (Press & Wol
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ptft.data.batch import Batch
 from ptft.models.base import Encoder
 from ptft.objectives.registry import OBJECTIVES, Objective
 
@@ -80,27 +83,36 @@ class MLMHead(nn.Module):
         return F.linear(self.transform(hidden), self.embedding[0].weight, self.bias)
 
 
+@dataclass(frozen=True)
+class MLMOptions:
+    mask_ratio: float = 0.15  # fraction of the real tokens chosen for prediction
+
+    def __post_init__(self) -> None:
+        if not 0 < self.mask_ratio < 1:
+            raise ValueError(f"mask_ratio must lie in (0, 1), got {self.mask_ratio}")
+
+
 @OBJECTIVES.register("mlm")
 class MaskedLanguageModelling(Objective):
     modalities = ("text",)
+    Options = MLMOptions
 
-    def __init__(
-        self, encoder: Encoder, mask_id: int, special_ids: list[int] | tuple[int, ...], mask_ratio: float = 0.15
-    ):
+    def __init__(self, encoder: Encoder, options: MLMOptions, mask_id: int, special_ids: list[int] | tuple[int, ...]):
         super().__init__()
         embedding = getattr(encoder, "token_embedding", None)
-        if getattr(encoder, "modality", "image") != "text" or not isinstance(embedding, nn.Embedding):
-            raise ValueError(f"masked language modelling needs a text encoder, not {type(encoder).__name__}")
-        if not 0 < mask_ratio < 1:
-            raise ValueError(f"mask_ratio must lie in (0, 1), got {mask_ratio}")
+        if not isinstance(embedding, nn.Embedding):
+            raise ValueError(f"masked language modelling needs a token-embedding encoder, not {type(encoder).__name__}")
+        mask_ratio = options.mask_ratio
         self.encoder: Encoder = encoder
         self.head = MLMHead(encoder.dim, embedding)
         self.mask_id, self.vocab_size, self.mask_ratio = mask_id, embedding.num_embeddings, mask_ratio
         self.special: torch.Tensor
         self.register_buffer("special", torch.tensor(sorted(set(special_ids)), dtype=torch.long), persistent=False)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        pad_mask = self.encoder.padding(x)
+    def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
+        batch = Batch.of(batch)
+        x = batch.x  # (B, T) token ids
+        pad_mask = self.encoder.padding(x, batch.pad_mask)
         assert pad_mask is not None
         ids = x[:, : pad_mask.shape[1]]
         maskable = ~pad_mask & ~torch.isin(ids, self.special)

@@ -1,48 +1,90 @@
-"""The objective surface and its registry.
+"""The objective surface, its typed options and its registry.
 
 An objective is a module that owns the encoder it trains and returns a scalar loss from a batch:
-`forward(x, y=None) -> loss`. Pre-training objectives ignore `y`.
+`forward(batch, y=None) -> loss`. Pre-training objectives ignore `y`. Each registered objective declares
+`Options`, a frozen dataclass of what a user may set (`--mask-ratio`, `--temperature`, ...) with its
+defaults; an option it does not declare is an error that lists those it does, and the resolved options
+are what the bundle records. What the objective must know about the data (the mask token, the image
+shape) is not an option: the modality hands it over as context.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from ptft.data.batch import Batch
 from ptft.errors import ConfigError
 from ptft.models.base import Encoder
 from ptft.registry import Registry
 
 
+@dataclasses.dataclass(frozen=True)
+class NoOptions:
+    """An objective a user configures through nothing but the model and the loop."""
+
+
 class Objective(nn.Module, ABC):
     encoder: nn.Module
-    modalities: ClassVar[tuple[str, ...]] = ("image",)  # the encoder modalities it can train
+    modalities: ClassVar[tuple[str, ...]]  # the encoder modalities it can train
+    Options: ClassVar[type] = NoOptions  # its typed options (a frozen dataclass)
+    name: str  # set by build_objective: the registered name
+    options: Any  # set by build_objective: the resolved Options
 
     @abstractmethod
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
         """A batch -> scalar loss."""
 
 
-OBJECTIVES: Registry[Callable[..., Objective]] = Registry("objective")
+OBJECTIVES: Registry[type[Objective]] = Registry("objective")
 
 
-def build_objective(name: str, encoder: Encoder, **options: Any) -> Objective:
-    """Build a registered objective, passing only the options its constructor takes."""
-    factory = OBJECTIVES.get(name)
-    modalities: tuple[str, ...] = getattr(factory, "modalities", ("image",))
-    if encoder.modality not in modalities:
-        fits = [n for n in OBJECTIVES.names() if encoder.modality in getattr(OBJECTIVES.get(n), "modalities", ())]
+def flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def option_defaults(name: str) -> dict[str, Any]:
+    """The options objective `name` takes, with their defaults."""
+    return {f.name: f.default for f in dataclasses.fields(OBJECTIVES.get(name).Options)}
+
+
+def resolve_options(name: str, given: dict[str, Any]) -> Any:
+    """Objective `name`'s options: its defaults with `given` over them (an instance of its `Options`).
+    A key it does not take, or a value it cannot use, is a ConfigError naming what it does take."""
+    defaults = option_defaults(name)
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        takes = ", ".join(f"{flag(k)} (default {v!r})" for k, v in defaults.items()) or "none besides the model's"
         raise ConfigError(
-            f"objective '{name}' trains {'/'.join(modalities)} encoders, but this encoder reads "
+            f"option(s) {', '.join(flag(k) for k in unknown)} do not apply to objective '{name}'; its options: {takes}"
+        )
+    try:
+        return OBJECTIVES.get(name).Options(**given)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"objective '{name}': {exc}") from None
+
+
+def build_objective(name: str, encoder: Encoder, options: Any = None, **context: Any) -> Objective:
+    """Build a registered objective with `options` (its Options, or a dict of user values checked by
+    `resolve_options`) and the `context` its constructor asks for (the modality's facts about the data)."""
+    factory = OBJECTIVES.get(name)
+    if encoder.modality not in factory.modalities:
+        fits = [n for n in OBJECTIVES.names() if encoder.modality in OBJECTIVES.get(n).modalities]
+        raise ConfigError(
+            f"objective '{name}' trains {'/'.join(factory.modalities)} encoders, but this encoder reads "
             f"{encoder.modality}; use one of: {', '.join(fits)}"
         )
-    accepted = inspect.signature(factory).parameters
+    if not isinstance(options, factory.Options):
+        options = resolve_options(name, dict(options or {}))
+    wanted = inspect.signature(factory).parameters
     try:
-        return factory(encoder, **{k: v for k, v in options.items() if k in accepted})
+        objective = factory(encoder, options, **{k: v for k, v in context.items() if k in wanted})
     except ValueError as exc:
         raise ConfigError(f"objective '{name}': {exc}") from None
+    objective.name, objective.options = name, options  # what the bundle records
+    return objective

@@ -1,14 +1,19 @@
-"""Supervised fine-tuning objective: cross-entropy on labelled images, with light augmentation."""
+"""Supervised fine-tuning objectives: cross-entropy on labelled examples (with the modality's light
+augmentation, where it has one), and mean squared error for regression."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ptft.data.batch import Batch
 from ptft.models.heads import Classifier, RegressionHead
-from ptft.objectives.augment import FINETUNE_LIGHT, augment
 from ptft.objectives.registry import Objective
+
+Augment = Callable[[Batch], Batch]  # a random view of every example in a batch
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
@@ -17,24 +22,26 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, label_smooth
 
 
 class SupervisedClassification(Objective):
-    """Wraps a Classifier; not in the pre-training registry (it needs labels)."""
+    """Wraps a Classifier; not in the pre-training registry (it needs labels). `augment`: applied to each
+    training batch (None: the examples as they are)."""
 
-    def __init__(self, classifier: Classifier, augment_inputs: bool = True, label_smoothing: float = 0.1) -> None:
+    def __init__(self, classifier: Classifier, augment: Augment | None = None, label_smoothing: float = 0.1) -> None:
         super().__init__()
         self.classifier = classifier
-        self.augment_inputs = augment_inputs
+        self.augment = augment
         self.label_smoothing = label_smoothing
 
     @property
     def encoder(self) -> nn.Module:  # type: ignore[override]
         return self.classifier.encoder  # registered once, under classifier
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
         if y is None:
             raise ValueError("supervised classification needs labels")
-        if self.augment_inputs and self.training:
-            x = augment(x, FINETUNE_LIGHT)
-        return classification_loss(self.classifier(x), y, self.label_smoothing)
+        batch = Batch.of(batch)
+        if self.augment is not None and self.training:
+            batch = self.augment(batch)
+        return classification_loss(self.classifier(batch), y, self.label_smoothing)
 
 
 class SupervisedRegression(Objective):
@@ -48,9 +55,9 @@ class SupervisedRegression(Objective):
     def encoder(self) -> nn.Module:  # type: ignore[override]
         return self.classifier.encoder
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
         if y is None:
             raise ValueError("regression needs targets")
         head = self.classifier.head
         assert isinstance(head, RegressionHead)
-        return F.mse_loss(self.classifier(x).float().squeeze(1), (y.float() - head.mean) / head.std)
+        return F.mse_loss(self.classifier(batch).float().squeeze(1), (y.float() - head.mean) / head.std)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ptft.data.batch import Batch
 from ptft.errors import DataError
 
 
@@ -70,6 +71,10 @@ class ImageNormalizer:
         mean = torch.tensor(self.mean_).view(1, -1, 1, 1)
         std = torch.tensor(self.std_).view(1, -1, 1, 1)
         return (x - mean) / std
+
+    def batch(self, images: np.ndarray | torch.Tensor, cleaned: bool = False) -> Batch:
+        """The model's input for uint8 images: `{"x": normalised (N, C, H, W)}` (`cleaned` has no meaning here)."""
+        return Batch.of(self.transform(images))
 
     def fit_transform(self, images: np.ndarray) -> torch.Tensor:
         return self.fit(images).transform(images)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ptft.data.batch import MAIN, Batch
 from ptft.data.cleaning import CleanConfig, transform_all, transforms
 from ptft.errors import DataError
 from ptft.preprocess.text import TextTokenizer
@@ -58,6 +59,11 @@ class TextPipeline:
             raise DataError("TextPipeline.transform needs a list of strings, got a single str; wrap it in a list")
         ids, _ = self.tokenizer.transform(list(texts) if cleaned else self.clean_all(texts))
         return ids
+
+    def batch(self, texts: Sequence[str], cleaned: bool = False) -> Batch:
+        """The model's input for texts: `{"x": (N, T) token ids}` and the mask of their padding."""
+        ids = self.transform(texts, cleaned)
+        return Batch({MAIN: ids}, ids == self.pad_id)
 
     def encode_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Texts -> `(ids, lengths)`: the unpadded token ids of every text (`[CLS] ... [SEP]`, truncated to

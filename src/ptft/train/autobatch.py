@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ptft.data.batch import Batch
 from ptft.errors import PtftError
 from ptft.train.distributed import autocast
 
@@ -31,12 +32,11 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
-def out_of_memory_message(batch_size: int, x: torch.Tensor, accumulate: int) -> str:
-    shape = f"sequence length {x.shape[1]}" if not x.is_floating_point() else f"inputs of shape {tuple(x.shape[1:])}"
+def out_of_memory_message(batch_size: int, x: Batch, accumulate: int) -> str:
     smaller = max(1, batch_size // 2)
     return (
-        f"out of memory at batch size {batch_size} with {shape}: lower --batch-size (e.g. {smaller}, with "
-        f"--accumulate {2 * accumulate} to keep the effective batch), shorten --max-length for text, "
+        f"out of memory at batch size {batch_size} with inputs {x.describe()}: lower --batch-size (e.g. {smaller}, "
+        f"with --accumulate {2 * accumulate} to keep the effective batch), shorten --max-length for text, "
         "or pass --batch-size auto to find the largest batch that fits"
     )
 
@@ -64,16 +64,18 @@ def largest_batch(fits: Callable[[int], bool], limit: int, first: int = FIRST_TR
 
 def auto_batch_size(
     objective: nn.Module,
-    x: torch.Tensor,
+    x: Batch | torch.Tensor,
     y: torch.Tensor | None,
-    lengths: torch.Tensor | None,
     precision: str,
     device: torch.device,
     limit: int = 0,
 ) -> int:
     """The largest batch (up to `limit` or MAX_AUTO_BATCH, and the data size) whose forward + backward step
-    fits in memory. The probing leaves no trace: weights, buffers (batch-norm statistics) and the random
-    state are as they were, so the run is the one an explicit --batch-size of that value gives."""
+    fits in memory, tried on the longest examples (`x.lengths`) first. The probing leaves no trace: weights,
+    buffers (batch-norm statistics) and the random state are as they were, so the run is the one an explicit
+    --batch-size of that value gives."""
+    x = Batch.of(x)
+    lengths = x.lengths
     order = torch.argsort(lengths, descending=True) if lengths is not None else torch.arange(len(x))
     objective.to(device).train()
     state = {k: v.detach().clone() for k, v in objective.state_dict().items()}
@@ -83,7 +85,7 @@ def auto_batch_size(
         index = order[:b]
         try:
             with autocast(precision, device):
-                loss = objective(x[index].to(device), None if y is None else y[index].to(device))
+                loss = objective(x.rows(index).to(device), None if y is None else y[index].to(device))
             loss.backward()
             return True
         except Exception as error:  # noqa: BLE001  (only memory errors are an answer; others propagate)
@@ -101,5 +103,5 @@ def auto_batch_size(
         objective.load_state_dict(state)
         torch.set_rng_state(rng)
     if found == 0:
-        raise OutOfMemory(out_of_memory_message(1, x[order[:1]], 1).replace("lower --batch-size (e.g. 1, ", "("))
+        raise OutOfMemory(out_of_memory_message(1, x.rows(order[:1]), 1).replace("lower --batch-size (e.g. 1, ", "("))
     return found

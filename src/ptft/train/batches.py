@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ptft.data.batch import Batch
 from ptft.errors import PtftError
 
 BUCKET_BATCHES = 50
@@ -44,25 +45,27 @@ class StreamState:
 
 
 class Rows(Protocol):
-    """What a stream draws from: a tensor, or a prepared corpus on disk (`ptft.data.shards.TokenShards`)."""
+    """What a stream draws from: a Batch of every example, or rows read when asked for (a prepared corpus
+    on disk, `ptft.preprocess.shards.TokenShards`; memory-mapped images). A plain tensor is read as a
+    one-tensor batch."""
 
     def __len__(self) -> int: ...
-    def __getitem__(self, index: torch.Tensor) -> torch.Tensor: ...
+    def __getitem__(self, index: torch.Tensor) -> Batch | torch.Tensor: ...
 
 
 class _Gather(Dataset):
     """What a worker runs: the rows (and labels) at a batch's indices."""
 
-    def __init__(self, x: torch.Tensor | Rows, y: torch.Tensor | None) -> None:
+    def __init__(self, x: Batch | Rows, y: torch.Tensor | None) -> None:
         self.x, self.y = x, y
 
     def __len__(self) -> int:
         return len(self.x)
 
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor | None] | PtftError:
+    def __getitems__(self, indices: list[int]) -> tuple[Batch, torch.Tensor | None] | PtftError:
         index = torch.tensor(indices, dtype=torch.long)
         try:
-            return self.x[index], (None if self.y is None else self.y[index])
+            return _rows(self.x, index), (None if self.y is None else self.y[index])
         except PtftError as error:  # handed back as it is: DataLoader would wrap it in a worker traceback
             return error
 
@@ -71,10 +74,14 @@ def _as_batch(batch: Any) -> Any:
     return batch  # __getitems__ already returns the batch; the default collate would wrap it again
 
 
+def _rows(x: Batch | Rows, index: torch.Tensor) -> Batch:
+    return x.rows(index) if isinstance(x, Batch) else Batch.of(x[index])
+
+
 class BatchStream:
     def __init__(
         self,
-        x: torch.Tensor | Rows,
+        x: Batch | Rows | torch.Tensor,
         y: torch.Tensor | None,
         batch_size: int,
         seed: int,
@@ -83,15 +90,19 @@ class BatchStream:
         lengths: torch.Tensor | None = None,
         workers: int = 0,
     ) -> None:
+        """`lengths`: per-example sizes to bucket by; by default the rows' own (`x.lengths`: real positions
+        of padded examples, None for fixed-size ones)."""
         if len(x) == 0:
             raise ValueError("cannot stream batches from an empty dataset")
-        self.x, self.y, self.lengths = x, y, lengths
+        rows: Batch | Rows = Batch.of(x) if isinstance(x, torch.Tensor) else x
+        self.x, self.y = rows, y
+        self.lengths = lengths if lengths is not None else getattr(rows, "lengths", None)
         self.batch_size = batch_size
         self.seed, self.rank, self.world, self.workers = seed, rank, world, workers
         self.global_batch = min(batch_size * world, len(x) - len(x) % world or len(x))
         self.state = StreamState()
         self._perms: dict[int, torch.Tensor] = {}  # epoch -> its order, from the consumed epoch on
-        self._prefetched: Iterator[tuple[torch.Tensor, torch.Tensor | None]] | None = None
+        self._prefetched: Iterator[tuple[Batch, torch.Tensor | None]] | None = None
 
     @property
     def steps_per_epoch(self) -> int:
@@ -135,7 +146,7 @@ class BatchStream:
         while True:
             yield self._advance(state).tolist()
 
-    def _start_workers(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    def _start_workers(self) -> Iterator[tuple[Batch, torch.Tensor | None]]:
         loader = DataLoader(
             _Gather(self.x, self.y),
             batch_sampler=self._schedule(replace(self.state)),
@@ -148,11 +159,11 @@ class BatchStream:
         )
         return iter(loader)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def next(self) -> tuple[Batch, torch.Tensor | None]:
         """This rank's part of the next global batch."""
         if self.workers == 0:
             index = self._advance(self.state)
-            return self.x[index], (None if self.y is None else self.y[index])
+            return _rows(self.x, index), (None if self.y is None else self.y[index])
         if self._prefetched is None:
             self._prefetched = self._start_workers()
         self._advance(self.state)  # the consumed position, for state_dict; the workers run ahead of it

@@ -105,7 +105,7 @@ def write_bundle(folder: Path, meta: dict[str, Any], tensors: dict[str, torch.Te
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST).unlink(missing_ok=True)  # from here until the end the bundle reads as incomplete
     for name, value in tensors.items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
+        if value.dtype.is_floating_point and not torch.isfinite(value).all():
             raise BundleError(f"refusing to save {folder}: tensor {name} holds NaN or inf")
     meta = {"format_version": FORMAT_VERSION, **meta}
     atomic_write_bytes(folder / META, json.dumps(meta, indent=2, sort_keys=True).encode())

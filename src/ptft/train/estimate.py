@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ptft.config import LoopConfig
+from ptft.data.batch import Batch
 from ptft.train.batches import BatchStream
 from ptft.train.distributed import Dist, autocast, pick_device, resolve_precision
 from ptft.train.loop import plan_steps, train
@@ -53,7 +54,7 @@ class Estimate:
         return "\n".join(lines)
 
 
-def _saved_bytes(objective: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, int]:
+def _saved_bytes(objective: nn.Module, x: Batch, y: torch.Tensor | None) -> tuple[torch.Tensor, int]:
     seen: set[int] = set()
     total = 0
 
@@ -83,7 +84,7 @@ def estimate(objective: nn.Module, data: BatchStream, cfg: LoopConfig, info: Dis
     trainable = [p for p in params if p.requires_grad]
     optimizer = make_optimizer([{"params": trainable, "lr": cfg.lr}], cfg.weight_decay)
 
-    def batch() -> tuple[torch.Tensor, torch.Tensor | None]:
+    def batch() -> tuple[Batch, torch.Tensor | None]:
         x, y = data.next()
         return x.to(device), None if y is None else y.to(device)
 

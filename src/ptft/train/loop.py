@@ -21,7 +21,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ptft.config import LoopConfig
-from ptft.errors import PtftError
 from ptft.train.autobatch import OutOfMemory, is_out_of_memory, out_of_memory_message
 from ptft.train.batches import BatchStream
 from ptft.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -36,14 +35,11 @@ from ptft.train.distributed import (
     pick_device,
     resolve_precision,
 )
+from ptft.train.guards import NonFiniteGuard, Window, fit_to_budget
 from ptft.train.logs import RunLogger
 from ptft.train.optim import lr_factor, make_optimizer, set_lr
 
 Evaluate = Callable[[], dict[str, float]]
-
-
-class NonFiniteLoss(PtftError):
-    """The loss became NaN or inf; lower the learning rate or check the data."""
 
 
 @dataclass
@@ -85,13 +81,6 @@ def plan_steps(cfg: LoopConfig, data: BatchStream) -> int:
     if cfg.steps > 0:
         return cfg.steps
     return max(1, math.ceil(cfg.epochs * data.steps_per_epoch / max(1, cfg.accumulate)))
-
-
-def fit_to_budget(step: int, planned: int, elapsed: float, minutes: float) -> int:
-    """Schedule length that ends the run inside its time budget, re-estimated from the measured
-    step rate as the run goes (a rate from the first steps alone misjudges a busy machine)."""
-    left = minutes * 60 - elapsed
-    return max(step + 1, min(planned, step + int(0.98 * left / (elapsed / step))))
 
 
 @dataclass
@@ -159,6 +148,42 @@ def _judge(state: LoopState, score: float, objective: nn.Module, cfg: LoopConfig
     return None
 
 
+def _forward_backward(
+    model: nn.Module,
+    data: BatchStream,
+    cfg: LoopConfig,
+    info: Dist,
+    device: torch.device,
+    precision: str,
+    channels_last: bool,
+) -> tuple[float, int]:
+    """The gradients of one optimiser step (cfg.accumulate micro-batches) -> (loss, examples seen on all ranks)."""
+    loss_sum, items = 0.0, 0
+    for micro in range(cfg.accumulate):
+        x, y = data.next()
+        x = x.to(device, non_blocking=True, channels_last=channels_last)
+        y = None if y is None else y.to(device, non_blocking=True)
+        sync = micro == cfg.accumulate - 1 or info.world == 1
+        try:
+            with contextlib.nullcontext() if sync else model.no_sync(), autocast(precision, device):  # type: ignore[operator]
+                loss = model(x, y) / cfg.accumulate
+            loss.backward()  # even when non-finite: under DDP every rank must join the all-reduce
+        except Exception as error:
+            if is_out_of_memory(error):
+                raise OutOfMemory(out_of_memory_message(len(x), x, cfg.accumulate)) from None
+            raise
+        loss_sum += float(loss.detach())
+        items += len(x) * info.world
+    return loss_sum, items
+
+
+def _stop_reason(state: LoopState, step: int, cfg: LoopConfig, elapsed: float, interrupted: bool) -> str | None:
+    """Why the run stops after `step` without an evaluation: its time budget is spent, or it was told to stop."""
+    if cfg.max_minutes > 0 and elapsed > cfg.max_minutes * 60 and step < state.total:
+        return "time"
+    return "interrupted" if interrupted else None
+
+
 def train(
     objective: nn.Module,
     data: BatchStream,
@@ -172,7 +197,7 @@ def train(
     stop_at: int = 0,
     desc: str = "train",
 ) -> TrainResult:
-    """Train `objective` (a module whose forward(x, y) returns the loss) on `data`.
+    """Train `objective` (a module whose forward(batch, y) returns the loss) on `data`.
 
     `param_groups` (each with 'params' and 'lr') come from a fine-tuning strategy; default: all
     parameters at cfg.lr. `evaluate` returns validation metrics; `monitor` names the one that
@@ -199,54 +224,24 @@ def train(
         _truncate_log(run_dir, state.step)  # the log reads as one run
     eval_every = cfg.eval_every or max(1, data.steps_per_epoch // max(1, cfg.accumulate))
     logger = RunLogger(run_dir if info.is_main else None, state.total, desc, cfg.progress, start=state.step)
+    guard, window = NonFiniteGuard(cfg), Window()
     stopped, last_eval, last_loss = "steps", {}, float("nan")
-    skipped, in_a_row = 0, 0  # non-finite steps skipped (--on-nonfinite skip): in all, and consecutively
     start = time.perf_counter() - state.elapsed_s
-    window_start, window_items, window_norm = time.perf_counter(), 0, 0.0
-
     first_step: float | None = time.perf_counter() if cfg.compile else None
     with _sigterm_flag() as term, contextlib.closing(data):  # closing: loader workers stop on any exit
         model.train()
         while state.step < state.total:
             lr = set_lr(optimizer, lr_factor(state.step, state.total, cfg.warmup))
-            loss_sum = 0.0
-            for micro in range(cfg.accumulate):
-                x, y = data.next()
-                x = x.to(device, non_blocking=True)
-                if channels_last and x.ndim == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                y = None if y is None else y.to(device, non_blocking=True)
-                sync = micro == cfg.accumulate - 1 or info.world == 1
-                try:
-                    with contextlib.nullcontext() if sync else model.no_sync(), autocast(precision, device):  # type: ignore[operator]
-                        loss = model(x, y) / cfg.accumulate
-                    loss.backward()  # even when non-finite: under DDP every rank must join the all-reduce
-                except Exception as error:
-                    if is_out_of_memory(error):
-                        raise OutOfMemory(out_of_memory_message(len(x), x, cfg.accumulate)) from None
-                    raise
-                loss_sum += float(loss.detach())
-                window_items += len(x) * info.world
+            loss_sum, items = _forward_backward(model, data, cfg, info, device, precision, channels_last)
             max_norm = cfg.clip_norm if cfg.clip_norm > 0 else float("inf")
             grad_norm = float(torch.nn.utils.clip_grad_norm_(objective.parameters(), max_norm))
             logger.scalar(state.step + 1, "grad_norm", grad_norm)  # every step (TensorBoard); the log lines
-            if not grad_norm <= window_norm:  # the largest since the previous line (NaN included)
-                window_norm = grad_norm
-            if any_rank(not (math.isfinite(loss_sum) and math.isfinite(grad_norm)), info, device):
-                optimizer.zero_grad(set_to_none=True)  # this step changes no weight
-                skipped, in_a_row = skipped + 1, in_a_row + 1
-                what = f"loss {loss_sum}, gradient norm {grad_norm} at step {state.step}"
-                if cfg.on_nonfinite == "halt" or in_a_row > cfg.max_skips:
-                    why = "" if cfg.on_nonfinite == "halt" else f" ({in_a_row} steps in a row, more than --max-skips)"
-                    raise NonFiniteLoss(
-                        f"non-finite {what}{why}: lower --lr (now {cfg.lr}), check the inputs, or pass "
-                        "--on-nonfinite skip to skip such steps"
-                    )
-                logger.log(state.step + 1, {"skipped_nonfinite": skipped})
+            window.add(items, grad_norm)  # carry the largest since the previous line
+            if guard.should_skip(loss_sum, grad_norm, state.step, info, device):
+                logger.log(state.step + 1, {"skipped_nonfinite": guard.skipped})
             else:
                 optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                in_a_row = 0
+            optimizer.zero_grad(set_to_none=True)  # a skipped step changes no weight
             state.step, last_loss = state.step + 1, loss_sum
             step = state.step
             if first_step is not None:  # with --compile the first step includes compiling
@@ -258,21 +253,7 @@ def train(
                 state.total = fit_to_budget(step, planned, elapsed, cfg.max_minutes)
                 logger.set_total(state.total)
             if step % cfg.log_every == 0 or step == state.total:
-                now = time.perf_counter()
-                rate = window_items / max(1e-9, now - window_start)
-                loss_mean = mean_across_ranks(loss_sum, info, device)
-                logger.log(
-                    step,
-                    {
-                        "loss": loss_mean,
-                        "lr": lr,
-                        "grad_norm": grad_norm,
-                        "grad_norm_max": window_norm,
-                        "items_per_s": rate,
-                        "elapsed_s": now - start,
-                    },
-                )
-                window_start, window_items, window_norm = now, 0, 0.0
+                logger.log(step, window.line(mean_across_ranks(loss_sum, info, device), lr, grad_norm, start))
             logger.tick()
 
             if evaluate is not None and (step % eval_every == 0 or step == state.total):
@@ -284,23 +265,25 @@ def train(
                 if reason:
                     stopped = reason
                     break
-            if cfg.max_minutes > 0 and elapsed > cfg.max_minutes * 60 and step < state.total:
-                stopped = "time"
+            interrupted = any_rank(term["stop"] or step == stop_at, info, device)
+            reason = _stop_reason(state, step, cfg, elapsed, interrupted)
+            if reason == "time":
+                stopped = reason
                 break
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < state.total:
+            if reason == "interrupted" or (
+                cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < state.total
+            ):
                 state.elapsed_s = time.perf_counter() - start
                 _save(run_dir, objective, optimizer, state, data, info)
-            if any_rank(term["stop"] or step == stop_at, info, device):
-                state.elapsed_s = time.perf_counter() - start
-                _save(run_dir, objective, optimizer, state, data, info)
-                stopped = "interrupted"
+            if reason == "interrupted":
+                stopped = reason
                 break
 
     logger.close()
     if state.best_state is not None and stopped != "interrupted":
         objective.load_state_dict(state.best_state)  # the best validation checkpoint wins
     seconds = time.perf_counter() - start
-    return TrainResult(state.step, state.total, stopped, state.best, last_eval, seconds, last_loss, skipped)
+    return TrainResult(state.step, state.total, stopped, state.best, last_eval, seconds, last_loss, guard.skipped)
 
 
 def _match_param_layout(optimizer: torch.optim.Optimizer) -> None:

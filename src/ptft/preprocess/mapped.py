@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ptft.data.batch import Batch
 from ptft.errors import DataError
 from ptft.preprocess.image import ImageNormalizer
 
@@ -46,7 +47,7 @@ class MappedImages:
         self.normalizer = ImageNormalizer().fit(np.asarray(self.array[index]))
         return self.normalizer
 
-    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+    def __getitem__(self, index: torch.Tensor) -> Batch:
         if self.normalizer is None:
             raise RuntimeError("MappedImages: call fit() before reading batches")
-        return self.normalizer.transform(np.asarray(self.array[index.numpy()]))
+        return self.normalizer.batch(np.asarray(self.array[index.numpy()]))

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ptft.data.batch import MAIN, Batch
 from ptft.errors import DataError, PtftError
 from ptft.preprocess.pipeline import TextPipeline
 
@@ -161,6 +162,24 @@ class PrepareReport:
         return self.bytes_read / 1e6 / max(self.seconds, 1e-9)
 
 
+def _start_or_resume(folder: Path, pipeline: TextPipeline) -> dict[str, Any]:
+    """The progress of the preparation in `folder` (`{"shards": [...]}` of finished shards; none when new),
+    after checking it was started with this tokenizer and removing any shard it did not finish."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / INDEX).is_file():
+        raise DataError(f"{folder} already holds a prepared corpus ({INDEX}); choose another folder or remove it")
+    state_path = folder / PIPELINE
+    state = pipeline.state_dict()
+    if state_path.is_file() and json.loads(state_path.read_text()) != json.loads(json.dumps(state)):
+        raise DataError(f"{folder} was started with another tokenizer; resume with the same one or use a new folder")
+    _atomic_write(state_path, json.dumps(state))
+    done = json.loads((folder / PROGRESS).read_text()) if (folder / PROGRESS).is_file() else {"shards": []}
+    for stale in folder.glob("shard-*"):
+        if stale.stem not in {s["name"] for s in done["shards"]} or stale.suffix == ".tmp":
+            stale.unlink()  # a shard the last run did not finish
+    return done
+
+
 def prepare_shards(
     texts: Iterable[str],
     out: str | Path,
@@ -177,26 +196,12 @@ def prepare_shards(
     clean and tokenize (default: one per core, at most MAX_DEFAULT_WORKERS; 1 = in this process). The shards
     do not depend on it. `read_report()`, called once `texts` is exhausted, adds what reading it found (the bad
     records skipped) to the index, and so to every bundle pre-trained from the folder."""
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    if (folder / INDEX).is_file():
-        raise DataError(f"{folder} already holds a prepared corpus ({INDEX}); choose another folder or remove it")
-    state_path = folder / PIPELINE
-    state = pipeline.state_dict()
-    if state_path.is_file() and json.loads(state_path.read_text()) != json.loads(json.dumps(state)):
-        raise DataError(f"{folder} was started with another tokenizer; resume with the same one or use a new folder")
-    _atomic_write(state_path, json.dumps(state))
-    done = json.loads((folder / PROGRESS).read_text()) if (folder / PROGRESS).is_file() else {"shards": []}
-    for stale in folder.glob("shard-*"):
-        if stale.stem not in {s["name"] for s in done["shards"]} or stale.suffix == ".tmp":
-            stale.unlink()  # a shard the last run did not finish
+    folder, done = Path(out), _start_or_resume(Path(out), pipeline)
     consumed = sum(s["texts"] for s in done["shards"])
     dtype = token_dtype(pipeline.tokenizer.vocab_size_)
-    start = time.perf_counter()
-    stream = iter(texts)
+    start, stream, bytes_read = time.perf_counter(), iter(texts), 0
     for _ in islice(stream, consumed):  # skip what finished shards hold
         pass
-    bytes_read = 0
     workers = workers if workers is not None else _cores()
     with _batch_encoder(pipeline, dtype, workers) as encode:
         while True:
@@ -304,8 +309,10 @@ class TokenShards:
                 yield np.array(tokens[start:end])
             del tokens
 
-    def __getitem__(self, indices: torch.Tensor) -> torch.Tensor:
-        return self.batch(indices)
+    def __getitem__(self, indices: torch.Tensor) -> Batch:
+        """The rows at `indices` as a batch stream reads them: right-padded ids and their padding mask."""
+        ids = self.batch(indices)
+        return Batch({MAIN: ids}, ids == self.pad_id)
 
     def _row(self, shard: int, local: int, length: int) -> np.ndarray:
         size = self._dtype.itemsize

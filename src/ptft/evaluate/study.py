@@ -1,6 +1,7 @@
 """The label-efficiency study behind `ptft demo` and `bench/`: from scratch vs linear probe vs fine-tuned
-(vs self-trained) from one pre-trained bundle, vs a Hugging Face encoder fine-tuned, plus the baselines
-of `ptft.baselines`, all on the same label splits.
+(vs self-trained) from one pre-trained bundle, vs a Hugging Face encoder fine-tuned, plus the modality's
+baselines (`ptft.evaluate.baselines`), all on the same label splits. It trains through `ptft.finetune`
+only, never through the API above it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from ptft.api import FineTuner
-from ptft.baselines import BASELINES
 from ptft.config import FinetuneConfig, LoopConfig, build
-from ptft.data.types import ImageSet, TextSet
+from ptft.data.types import Examples
+from ptft.evaluate.baselines import is_baseline, run_baseline
+from ptft.finetune.job import run_finetune
+from ptft.finetune.model import load
 
-Data = ImageSet | TextSet
+Data = Examples
 
 METHODS = ("logreg", "scratch", "linear", "full", "self-train")
 TEXT_METHODS = (
@@ -66,9 +68,9 @@ def finetune_row(
         values = {k: v for k, v in values.items() if k not in SHAPE_KEYS}
     cfg = build(FinetuneConfig, {**values, "out": str(out), "overwrite": True, "strategy": strategy,
                                  "labels_per_class": per_class, "pretrained": source}, base=base)  # fmt: skip
-    tuner = FineTuner(cfg).fit(train)
-    report = tuner.evaluate(test)
-    m = tuner.metrics_
+    tuned = run_finetune(cfg, train)
+    report = tuned.model.evaluate(test)
+    m = tuned.metrics
     return {
         "accuracy": report["accuracy"],
         "macro_f1": report["macro_f1"],
@@ -102,8 +104,6 @@ def run_study(
 
     Scratch runs take the pre-trained encoder's shape (so only the initialisation differs) unless
     `overrides` sets it; `hf_path` is the Hugging Face folder of the minilm-* rows."""
-    from ptft.api import load
-
     overrides = dict(overrides or {})
     if pretrained is not None:
         spec = load(pretrained).meta["encoder"]
@@ -113,8 +113,8 @@ def run_study(
     for seed in seeds:
         for method in methods:
             start = time.perf_counter()
-            if method in BASELINES:
-                result = BASELINES.get(method)(train, test, per_class, seed, hf_path=hf_path, cache=cache)
+            if is_baseline(method, train):
+                result = run_baseline(method, train, test, per_class, seed, hf_path=hf_path, cache=cache)
             else:
                 run = out / f"{method}-k{per_class}-seed{seed}"
                 result = finetune_row(method, pretrained, train, test, per_class, seed, run, loop, overrides, hf_path)

@@ -1,0 +1,44 @@
+"""Baselines that need no neural training of ours, on the same K-per-class training split as ptft's runs:
+each modality declares its own (features + logistic regression: pixels for images; TF-IDF word and character
+n-grams, or a frozen pretrained encoder's mean-pooled features, for text), and this module runs any of them
+the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from ptft.data.splits import label_budget
+from ptft.data.types import Examples
+from ptft.errors import ConfigError
+from ptft.evaluate.metrics import classification_report
+from ptft.modalities import modality_of
+
+
+def train_split(train: Examples, per_class: int, seed: int) -> np.ndarray:
+    """The training indices of the K-per-class split that ptft's runs of this seed train on."""
+    assert train.labels is not None
+    return label_budget(train.labels, per_class, per_class, seed, train.source).train
+
+
+def is_baseline(method: str, data: Examples) -> bool:
+    return method in modality_of(data).baselines
+
+
+def run_baseline(
+    method: str, train: Examples, test: Examples, per_class: int, seed: int, **context: Any
+) -> dict[str, Any]:
+    """Accuracy and macro-F1 on `test` of baseline `method` trained on this seed's K-per-class split.
+    `context`: what a baseline may need besides the data (`hf_path`, a feature `cache`)."""
+    modality = modality_of(train)
+    if method not in modality.baselines:
+        raise ConfigError(f"unknown {modality.name} baseline '{method}'; available: {', '.join(modality.baselines)}")
+    assert train.labels is not None and test.labels is not None
+    baseline = modality.baselines[method]
+    part = train.subset(train_split(train, per_class, seed))
+    x_train, x_test = baseline.features(part, test, context)
+    clf = LogisticRegression(max_iter=3000, C=baseline.c).fit(x_train, part.labels)
+    report = classification_report(test.labels, clf.predict(x_test), train.label_names)
+    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}

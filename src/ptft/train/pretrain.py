@@ -1,0 +1,146 @@
+"""Self-supervised pre-training as one job: read the pool (or a prepared corpus), fit the preprocessing
+once, build the encoder and objective the modality and options call for, run the shared loop, and commit
+the bundle (config, preprocessing, encoder spec, resolved objective options, data report, metrics)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ptft.config import PretrainConfig, to_dict
+from ptft.data.types import Examples, skip_report
+from ptft.modalities import Modality, PretrainInputs, modality_for, modality_of, read_data
+from ptft.models import build_encoder
+from ptft.objectives import OBJECTIVES, Objective, build_objective
+from ptft.objectives.registry import resolve_options
+from ptft.train.batches import BatchStream
+from ptft.train.distributed import Dist, init_distributed, json_from_rank0
+from ptft.train.estimate import Estimate, estimate
+from ptft.train.loop import TrainResult, train
+from ptft.train.run_folder import (
+    AUTO_BATCH_FILE,
+    PREPROCESSOR_FILE,
+    finish_run,
+    fitted_once,
+    interrupted,
+    keep_for_resume,
+    resolved_loop,
+    start_run,
+)
+
+OBJECTIVE_OPTIONS = ("mask_ratio", "temperature")  # PretrainConfig's keys that are objectives' options
+
+
+def given_options(cfg: PretrainConfig) -> dict[str, Any]:
+    """The objective options set in `cfg` (None = left to the objective's default)."""
+    return {k: getattr(cfg, k) for k in OBJECTIVE_OPTIONS if getattr(cfg, k) is not None}
+
+
+def check_options(cfg: PretrainConfig) -> None:
+    """Fail early (before any data is read) on an unknown objective, an option it does not take, or a value
+    no objective that takes it accepts."""
+    given = given_options(cfg)
+    if cfg.objective != "auto":
+        resolve_options(cfg.objective, given)
+        return
+    for key, value in given.items():
+        for name in OBJECTIVES.names():
+            if key in {f.name for f in dataclasses.fields(OBJECTIVES.get(name).Options)}:
+                resolve_options(name, {key: value})
+
+
+@dataclass
+class Pretrained:
+    run_dir: Path
+    result: TrainResult
+    data: dict[str, Any]  # the bundle's data report
+    meta: dict[str, Any]
+
+
+def pretraining_inputs(cfg: PretrainConfig, data: str | Examples, info: Dist) -> tuple[Modality, PretrainInputs]:
+    """-> (the modality, what pre-training reads). A source the modality reads lazily (a prepared corpus,
+    a memory-mapped array) stays on disk; otherwise the examples are read, made into the pre-training
+    corpus (cleaned, de-duplicated, without the --holdout texts), and the preprocessing is fitted once."""
+    if isinstance(data, str):
+        modality = modality_for(data, cfg.text)
+        prepared = modality.prepared_source(data, cfg.loop.seed, lambda value: json_from_rank0(value, info))
+        if prepared is not None:
+            return modality, prepared
+        raw = modality.read(data, cfg.data_dir, cfg.text, labels=False)
+    else:
+        modality, raw = modality_of(data), data
+    held = read_data(cfg.text.holdout, cfg.data_dir, cfg.text, labels=False) if cfg.text.holdout else None
+    examples, corpus = modality.corpus(raw, cfg.text, held)
+    preprocessor = fitted_once(
+        cfg.out, cfg.resume, info, lambda: modality.fit_preprocessor(examples, cfg.text, cleaned=True)
+    )
+    rows = modality.batch(preprocessor, examples, cleaned=True)
+    corpus.update(modality.corpus_counts(preprocessor, rows))
+    about = {"source": raw.source, "n": len(examples), "fingerprint": examples.fingerprint(), **skip_report(raw)}
+    return modality, PretrainInputs(preprocessor, rows, about, corpus)
+
+
+def _objective(cfg: PretrainConfig, modality: Modality, inputs: PretrainInputs) -> tuple[dict[str, Any], Objective]:
+    """-> (the encoder spec, the objective training that encoder)."""
+    spec = modality.encoder_spec(cfg.model, inputs.preprocessor)
+    name = modality.default_objective if cfg.objective == "auto" else cfg.objective
+    context = modality.objective_context(cfg.model, inputs.preprocessor)
+    return spec, build_objective(name, build_encoder(spec), given_options(cfg), **context)
+
+
+def dry_run(cfg: PretrainConfig, data: str | Examples) -> Estimate:
+    """Parameters, FLOPs, memory and time of the run `cfg` describes; writes nothing."""
+    info = init_distributed()
+    torch.manual_seed(cfg.loop.seed + 1000 * info.rank)
+    modality, inputs = pretraining_inputs(cfg, data, info)
+    _, objective = _objective(cfg, modality, inputs)
+    loop = resolved_loop(cfg.loop, objective, inputs.rows, None, cfg.out, cfg.resume, info)
+    stream = BatchStream(inputs.rows, None, loop.batch_size, loop.seed, info.rank, info.world, workers=loop.workers)
+    return estimate(objective, stream, loop, info)
+
+
+def pretrain(cfg: PretrainConfig, data: str | Examples, stop_at: int = 0) -> Pretrained:
+    """Pre-train as `cfg` says on `data`; raises RunInterrupted after saving a checkpoint when stopped early."""
+    info = init_distributed()
+    torch.manual_seed(cfg.loop.seed + 1000 * info.rank)  # distinct augmentation streams per rank
+    modality, inputs = pretraining_inputs(cfg, data, info)
+    spec, objective = _objective(cfg, modality, inputs)
+    loop = resolved_loop(cfg.loop, objective, inputs.rows, None, cfg.out, cfg.resume, info)
+    run_dir = start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)  # inputs are valid: now touch --out
+    keep_for_resume(run_dir, PREPROCESSOR_FILE, inputs.preprocessor.state_dict(), info)
+    if not cfg.loop.batch_size:
+        keep_for_resume(run_dir, AUTO_BATCH_FILE, {"batch_size": loop.batch_size}, info)
+    stream = BatchStream(inputs.rows, None, loop.batch_size, loop.seed, info.rank, info.world, workers=loop.workers)
+    result = train(objective, stream, loop, run_dir, info, resume=cfg.resume, stop_at=stop_at, desc="pretrain")
+    if result.stopped == "interrupted":
+        raise interrupted("pretrain", run_dir, result.steps, result.total_steps)
+    items = result.steps * stream.global_batch * loop.accumulate
+    metrics: dict[str, Any] = {
+        "final_loss": result.last_loss,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 2),
+        "stopped": result.stopped,
+        "items_seen": items,
+    }
+    if "tokens" in inputs.corpus:
+        tokens_per_example = inputs.corpus["tokens"] / max(len(inputs.rows), 1)
+        metrics["tokens_per_second"] = round(items * tokens_per_example / max(result.seconds, 1e-9))
+    data_report = {**inputs.about, **inputs.corpus}
+    meta = {
+        "kind": "pretrain",
+        "modality": modality.name,
+        "config": to_dict(cfg),
+        "preprocessor": inputs.preprocessor.state_dict(),
+        "encoder": spec,
+        "objective": objective.name,
+        "objective_options": dataclasses.asdict(objective.options),
+        "label_names": [],
+        "data": data_report,
+        "metrics": metrics,
+    }
+    finish_run(run_dir, meta, {f"encoder.{k}": v for k, v in objective.encoder.state_dict().items()}, info)
+    return Pretrained(run_dir, result, data_report, meta)
