@@ -33,7 +33,8 @@ def main() -> None:
     torch.manual_seed(0)
     spec = {"name": "transformer", "vocab_size": args.vocab, "pad_id": 0, "max_length": args.seq, "dim": args.width,
             "depth": args.layers, "heads": max(1, args.width // 64), "activation": "gelu", "dropout": 0.0}  # fmt: skip
-    objective = build_objective("mlm", build_encoder(spec), mask_id=4, special_ids=[0, 1, 2, 3, 4], mask_ratio=0.15)
+    options = {"mask_ratio": 0.15}
+    objective = build_objective("mlm", build_encoder(spec), options, mask_id=4, special_ids=[0, 1, 2, 3, 4])
     optimizer = make_optimizer([{"params": list(objective.parameters()), "lr": 1e-4}], 0.01)
     x = torch.randint(5, args.vocab, (args.batch, args.seq))
 

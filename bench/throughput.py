@@ -65,8 +65,8 @@ def ptft_step_fn(args: argparse.Namespace, pipeline: TextPipeline, device: torch
     spec = {"name": "transformer", "vocab_size": pipeline.tokenizer.vocab_size_, "pad_id": pipeline.pad_id,
             "max_length": args.seq, "dim": args.width, "depth": args.layers, "heads": args.heads,
             "activation": "gelu", "dropout": 0.0}  # fmt: skip
-    objective = build_objective("mlm", build_encoder(spec), mask_id=pipeline.tokenizer.mask_id_,
-                                special_ids=pipeline.special_ids, mask_ratio=0.15).to(device)  # fmt: skip
+    objective = build_objective("mlm", build_encoder(spec), {"mask_ratio": 0.15}, mask_id=pipeline.tokenizer.mask_id_,
+                                special_ids=pipeline.special_ids).to(device)  # fmt: skip
     optimizer = make_optimizer([{"params": list(objective.parameters()), "lr": 1e-4}], 0.01)
 
     def step(x: torch.Tensor, precision: str) -> None:

@@ -74,6 +74,6 @@ def test_the_wordnet_demo_runs_on_a_tiny_stand_in(
     assert {r["method"] for r in rows} == {"tfidf-logreg", "scratch", "pretrained", "pretrained-self-train"}
     assert "WordNet noun supersenses" in out and "mlm" in out
     meta = json.loads((tmp_path / "demo" / "pretrain" / "ptft.json").read_text())
-    assert meta["modality"] == "text" and meta["data"]["leakage"]["removed"] >= 0
+    assert meta["modality"] == "text" and "leakage" in meta["data"]  # --holdout ran (its count: test_leakage.py)
     with pytest.raises(ptft.errors.ConfigError, match="unknown demo task 'imagenet'"):
         demo.run_demo(replace(cfg, task="imagenet"))

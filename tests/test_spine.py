@@ -199,3 +199,17 @@ def test_images_and_texts_are_examples_with_one_base() -> None:
         )
         assert part.fingerprint() != examples.fingerprint() and type(part) is type(examples)
     assert isinstance(images, ImageSet) and isinstance(texts, TextSet)
+
+
+def test_every_objective_option_is_a_pretrain_option_and_help_shows_each_objectives_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ptft.config import OBJECTIVE_OPTIONS, PretrainConfig, flat_fields
+    from ptft.objectives import OBJECTIVES
+
+    declared = {key for name in OBJECTIVES.names() for key in option_defaults(name)}
+    assert declared == set(OBJECTIVE_OPTIONS) and set(OBJECTIVE_OPTIONS) <= set(flat_fields(PretrainConfig))
+    with pytest.raises(SystemExit):
+        cli.main(["pretrain", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default: mae 0.6, mlm 0.15)" in shown and "(default: simclr 0.2)" in shown

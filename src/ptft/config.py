@@ -104,6 +104,9 @@ class LoopConfig:
             raise ConfigError(f"option 'on_nonfinite' is halt or skip, got {self.on_nonfinite!r}")
 
 
+OBJECTIVE_OPTIONS = ("mask_ratio", "temperature", "projection_dim")  # PretrainConfig's keys objectives declare
+
+
 @dataclass(frozen=True)
 class PretrainConfig:
     data: str = "fashion-mnist"  # built-in name (fashion-mnist, digits, wordnet-supersenses) or a path (images or text)
@@ -117,6 +120,7 @@ class PretrainConfig:
     # Options dataclass, ptft/objectives/); one it does not take is an error listing those it does.
     mask_ratio: float | None = None  # mae, mlm: fraction hidden
     temperature: float | None = None  # simclr: InfoNCE temperature
+    projection_dim: int | None = None  # simclr: width of the projection head (dropped after pre-training)
     model: ModelConfig = field(default_factory=ModelConfig)
     text: TextConfig = field(default_factory=TextConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)

@@ -79,6 +79,9 @@ def build_objective(name: str, encoder: Encoder, options: Any = None, **context:
             f"objective '{name}' trains {'/'.join(factory.modalities)} encoders, but this encoder reads "
             f"{encoder.modality}; use one of: {', '.join(fits)}"
         )
+    misplaced = sorted(set(context) & {key for other in OBJECTIVES.names() for key in option_defaults(other)})
+    if misplaced:  # context is filtered by the constructor's signature: an option there would vanish
+        raise ConfigError(f"{', '.join(misplaced)}: objective options, not context; pass them in `options`")
     if not isinstance(options, factory.Options):
         options = resolve_options(name, dict(options or {}))
     wanted = inspect.signature(factory).parameters

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ptft.config import PretrainConfig, to_dict
+from ptft.config import OBJECTIVE_OPTIONS, PretrainConfig, to_dict
 from ptft.data.types import Examples, skip_report
 from ptft.modalities import Modality, PretrainInputs, modality_for, modality_of, read_data
 from ptft.models import build_encoder
@@ -31,8 +31,6 @@ from ptft.train.run_folder import (
     resolved_loop,
     start_run,
 )
-
-OBJECTIVE_OPTIONS = ("mask_ratio", "temperature")  # PretrainConfig's keys that are objectives' options
 
 
 def given_options(cfg: PretrainConfig) -> dict[str, Any]:
