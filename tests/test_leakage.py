@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from ptft.api import FineTuner, Pretrainer
 from ptft.data.types import TextSet
+from ptft.errors import ConfigError
 from tests.conftest import synthetic_texts
 
 TEXT = {"vocab_size": 120, "max_length": 16}
@@ -63,3 +65,16 @@ def test_the_finetuning_pool_loses_copies_of_labelled_and_test_texts(tmp_path: P
     # copies of the 8 labelled texts left in the pool, and the 10 texts of its own, stay
     assert tuner.metrics_["pool_leakage_removed"] == 16 + 5
     assert tuner.metrics_["train_labels"] == 8 and tuner.metrics_["val_labels"] == 8
+
+
+def test_a_holdout_of_another_kind_is_refused(tmp_path: Path, tiny: dict[str, Any], npz_path: Path) -> None:
+    (tmp_path / "corpus.txt").write_text("\n".join(synthetic_texts(20).texts) + "\n")
+    with pytest.raises(ConfigError, match="--holdout .*tiny.npz is not text"):
+        Pretrainer(out=str(tmp_path / "run"), holdout=str(npz_path), steps=1, **tiny, **TEXT).fit(
+            str(tmp_path / "corpus.txt")
+        )
+    with pytest.raises(ConfigError, match="--holdout removes held-out texts from a text corpus"):
+        Pretrainer(out=str(tmp_path / "run"), holdout=str(tmp_path / "corpus.txt"), steps=1, **tiny).fit(
+            str(npz_path)
+        )
+    assert not (tmp_path / "run").exists()

@@ -24,6 +24,7 @@ from ptft.data.corpus import prepare_corpus
 from ptft.data.load import TEXT_DATASETS, read_text_set
 from ptft.data.text import SUFFIX_FORMATS
 from ptft.data.types import Examples, TextSet, skip_report
+from ptft.errors import ConfigError
 from ptft.modalities.base import MODALITIES, NOT_MINE, SURE, Baseline, Imported, Modality, PretrainInputs
 from ptft.models import build_encoder, mean_pool
 from ptft.models.specs import text_encoder_spec
@@ -148,7 +149,9 @@ class TextModality(Modality):
     def corpus(self, examples: Examples, options: TextConfig, held: Examples | None) -> tuple[Examples, dict[str, Any]]:
         """Cut, cleaned, de-duplicated, and without the held-out texts (`--holdout`)."""
         limit = options.max_length * CHARS_PER_TOKEN_BOUND
-        held_texts = None if held is None else _texts(held)
+        if held is not None and not isinstance(held, TextSet):
+            raise ConfigError(f"--holdout {held.source} is not text; give the held-out texts of this text corpus")
+        held_texts = None if held is None else held.texts
         texts, report = prepare_corpus(
             _texts(examples), options.clean, options.dedup, held_texts, examples.source, limit
         )
