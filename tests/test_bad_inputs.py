@@ -269,7 +269,7 @@ def test_skip_bad_skips_counts_and_reports(name: str, tmp_path: Path, capsys: py
     assert outcome.data["skipped"] == 2 and len(outcome.data["skipped_at"]) == 2
     assert all(reason in place and str(data) in place for place in outcome.data["skipped_at"])
     first = outcome.data["skipped_at"][0]
-    assert f"skipped 2 bad record(s) of {data} (--skip-bad), first: {first}" in outcome.out
+    assert f"ptft: note: skipped 2 bad record(s) of {data} (--skip-bad), first: {first}" in outcome.err
 
 
 @pytest.mark.parametrize("name", list(SKIPPABLE))
@@ -332,7 +332,7 @@ def test_evaluate_and_predict_take_their_own_skip_bad(
     report = tmp_path / "eval.json"
     argv = ["evaluate", str(text_model), "--data", str(data), "--skip-bad", "2", "--out", str(report)]
     evaluated = run_cli(argv, tmp_path / "none", capsys)
-    assert evaluated.code == 0 and f"skipped 2 bad record(s) of {data} (--skip-bad)" in evaluated.out
+    assert evaluated.code == 0 and f"ptft: note: skipped 2 bad record(s) of {data} (--skip-bad)" in evaluated.err
     result = json.loads(report.read_text())
     assert result["n"] == 22 and result["data"]["skipped"] == 2 and f"{data}:3" in result["data"]["skipped_at"][0]
 
@@ -393,4 +393,4 @@ def test_skips_in_data_prepare_reach_the_bundles_pre_trained_from_it(
     outcome = run_cli(["pretrain", "--data", str(shards), "--out", str(run), *TINY], run, capsys)
     assert outcome.code == 0 and outcome.data["skipped"] == 2
     assert all(f"{data}:" in place and "invalid UTF-8" in place for place in outcome.data["skipped_at"])
-    assert f"skipped 2 bad record(s) of {shards} (--skip-bad)" in outcome.out
+    assert f"ptft: note: skipped 2 bad record(s) of {shards} (--skip-bad)" in outcome.err

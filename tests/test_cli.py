@@ -240,3 +240,35 @@ def test_evaluate_on_a_pretrained_encoder_says_to_fine_tune_first(
     assert cli.main(["evaluate", str(pretrained), "--data", str(data_npz)]) == 2
     err = capsys.readouterr().err
     assert str(pretrained) in err and "without a head; fine-tune it first" in err
+
+
+def test_version_names_ptft_torch_and_python(capsys: pytest.CaptureFixture[str]) -> None:
+    import platform
+
+    import torch
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    out = capsys.readouterr().out.strip()
+    assert done.value.code == 0
+    assert out == f"ptft {ptft.__version__} (torch {torch.__version__}, Python {platform.python_version()})"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_data_inspect_reads_a_label_column_without_being_told(
+    suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / f"corpus{suffix}"
+    rows = [("a red apple", "fruit"), ("a green pear", "fruit"), ("a fast car", "vehicle")]
+    if suffix == ".csv":
+        path.write_text("text,label\n" + "".join(f"{t},{k}\n" for t, k in rows))
+    else:
+        path.write_text("".join(json.dumps({"text": t, "label": k}) + "\n" for t, k in rows))
+    assert cli.main(["data", "inspect", str(path)]) == 0
+    assert "3 (3 labelled, 2 labels)" in capsys.readouterr().out
+    plain = tmp_path / "plain.csv"
+    plain.write_text("text,topic\n" + "".join(f"{t},{k}\n" for t, k in rows))
+    assert cli.main(["data", "inspect", str(plain)]) == 0
+    assert "3 (0 labelled" in capsys.readouterr().out  # no `label` column: none read unless named
+    assert cli.main(["data", "inspect", str(plain), "--label-column", "topic"]) == 0
+    assert "3 (3 labelled, 2 labels)" in capsys.readouterr().out

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ptft
-from ptft import demo
+from ptft import cli, demo
 from ptft.config import DemoConfig
 from tests.conftest import write_idx
 
@@ -36,21 +36,23 @@ def test_demo_prints_the_table_and_writes_results_and_plots(
     monkeypatch.setattr(demo, "FINETUNE_LOOP", replace(demo.FINETUNE_LOOP, steps=6, eval_every=3, precision="fp32"))
     monkeypatch.setattr(demo, "PRETRAIN_LOOP", replace(demo.PRETRAIN_LOOP, batch_size=32, progress=False))
     monkeypatch.setattr(demo, "PRETRAIN_MODEL", replace(demo.PRETRAIN_MODEL, dim=16, depth=2))
-    cfg = DemoConfig(data_dir=str(data), out=str(tmp_path / "demo"), pretrain_minutes=0.03, seeds=2, labels_per_class=3)
+    monkeypatch.chdir(tmp_path)  # the demo's own folder is relative: runs/demo-fashion-mnist
+    cfg = DemoConfig(data_dir=str(data), pretrain_minutes=0.03, seeds=2, labels_per_class=3)
     demo.run_demo(cfg)
     out = capsys.readouterr().out
     for method in ("logreg", "scratch", "linear", "full", "self-train"):
         assert method in out
-    rows = json.loads((tmp_path / "demo" / "results.json").read_text())
+    folder = tmp_path / "runs" / "demo-fashion-mnist"
+    rows = json.loads((folder / "results.json").read_text())
     assert {r["method"] for r in rows} == {"logreg", "scratch", "linear", "full", "self-train"}
     assert {r["seed"] for r in rows} == {0, 1} and all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
     assert all(r["pretrain_minutes"] == 0 for r in rows if r["method"] in ("logreg", "scratch"))
     for plot in ("comparison.png", "finetune_curves.png", "pretrain_curve.png"):
-        assert (tmp_path / "demo" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (folder / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a second demo never replaces the first
     demo.run_demo(replace(cfg, seeds=1))
-    assert (tmp_path / "demo-2" / "results.json").is_file()
-    assert len(json.loads((tmp_path / "demo" / "results.json").read_text())) == len(rows)
+    assert (tmp_path / "runs" / "demo-fashion-mnist-2" / "results.json").is_file()
+    assert len(json.loads((folder / "results.json").read_text())) == len(rows)
 
 
 def test_the_wordnet_demo_runs_on_a_tiny_stand_in(
@@ -66,14 +68,21 @@ def test_the_wordnet_demo_runs_on_a_tiny_stand_in(
     monkeypatch.setattr(demo, "TEXT_PRETRAIN_LOOP", replace(demo.TEXT_PRETRAIN_LOOP, batch_size=16, progress=False))
     loop = replace(demo.TEXT_FINETUNE_LOOP, steps=4, eval_every=2, precision="fp32")
     monkeypatch.setattr(demo, "TEXT_FINETUNE_LOOP", loop)
-    cfg = DemoConfig(task="wordnet-supersenses", data_dir=str(folder), out=str(tmp_path / "demo"),
-                     pretrain_minutes=0.02, seeds=1, labels_per_class=4)  # fmt: skip
-    demo.run_demo(cfg)
-    out = capsys.readouterr().out
+    # 20 + 20 labels per class is more than the stand-in's classes hold: every fine-tuning run (and the
+    # baseline's split) says so; through the CLI that is one line in ptft's words, once for the whole demo
+    argv = ["demo", "--task", "wordnet-supersenses", "--data-dir", str(folder), "--out", str(tmp_path / "demo"),
+            "--pretrain-minutes", "0.02", "--seeds", "1", "--labels-per-class", "20"]  # fmt: skip
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("ptft: note: ") == 1 and "class(es) have fewer than 20 + 20" in captured.err
+    assert "Warning" not in captured.err and "label_budget(" not in captured.err  # no Python warning, no source
     rows = json.loads((tmp_path / "demo" / "results.json").read_text())
     assert {r["method"] for r in rows} == {"tfidf-logreg", "scratch", "pretrained", "pretrained-self-train"}
-    assert "WordNet noun supersenses" in out and "mlm" in out
+    assert "WordNet noun supersenses" in captured.out and "mlm" in captured.out
     meta = json.loads((tmp_path / "demo" / "pretrain" / "ptft.json").read_text())
     assert meta["modality"] == "text" and "leakage" in meta["data"]  # --holdout ran (its count: test_leakage.py)
+    tuned = json.loads((tmp_path / "demo" / "finetune" / "scratch-k20-seed0" / "ptft.json").read_text())
+    assert len(tuned["notes"]) == 1 and "fewer than 20 + 20" in tuned["notes"][0]  # kept in the run's report
+    cfg = DemoConfig(task="wordnet-supersenses", data_dir=str(folder))
     with pytest.raises(ptft.errors.ConfigError, match="unknown demo task 'imagenet'"):
         demo.run_demo(replace(cfg, task="imagenet"))

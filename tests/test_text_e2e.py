@@ -157,9 +157,11 @@ def test_invalid_utf8_names_file_and_line(tmp_path: Path, capsys: pytest.Capture
     code, err = run(["pretrain", "--data", str(bad), "--out", str(tmp_path / "r"), *TINY], capsys)
     assert code == 2 and f"{bad}:2" in err and "--skip-bad N" in err
     argv = ["pretrain", "--data", str(bad), "--out", str(tmp_path / "r"), "--skip-bad", "1", "--steps", "1", *TINY]
-    with pytest.warns(UserWarning, match="skipped 1"):
-        assert cli.main(argv) == 0
-    assert json.loads((tmp_path / "r" / "ptft.json").read_text())["data"]["skipped"] == 1
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("ptft: note: skipped 1 bad record(s)") == 1 and f"first: {bad}:2: invalid UTF-8" in err
+    meta = json.loads((tmp_path / "r" / "ptft.json").read_text())
+    assert meta["data"]["skipped"] == 1 and meta["notes"] == [line[len("ptft: note: ") :] for line in err.splitlines()]
 
 
 def test_missing_text_or_label_column(

@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import json
 import os
+import platform
 import re
 import sys
 from collections.abc import Callable
@@ -31,6 +32,10 @@ from ptft.config import (
     PretrainConfig,
 )
 from ptft.errors import PtftError
+from ptft.notes import shown_once
+from ptft.version import __version__
+
+LABEL_COLUMN = "label"  # what `data inspect` reads as labels when the file has such a column
 
 COMMANDS: dict[str, tuple[type, str]] = {
     "pretrain": (PretrainConfig, "self-supervised pre-training on unlabeled images or text; writes a bundle"),
@@ -59,6 +64,17 @@ def _nested(cls: type) -> list[type]:
     return [hints[f.name] for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name])]
 
 
+def version_line() -> str:
+    """`ptft X (torch Y, Python Z)`, read from the installed packages (no torch import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = "not installed"
+    return f"ptft {__version__} (torch {torch_version}, Python {platform.python_version()})"
+
+
 def _default_text(key: str, default: Any, cls: type) -> str:
     """The default shown in --help; an objective option's is each objective's own (`mae 0.6, mlm 0.15`)."""
     if cls is not PretrainConfig or key not in OBJECTIVE_OPTIONS:
@@ -71,6 +87,7 @@ def _default_text(key: str, default: Any, cls: type) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ptft", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=version_line())
     subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data = subs.add_parser("data", help="inspect or clean a text corpus", description="inspect or clean a text corpus")
     data_subs = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -108,16 +125,6 @@ def parse(argv: list[str]) -> tuple[str, Any]:
     return command, cfgmod.build(cls, values)
 
 
-def _print_skips(data: dict[str, Any], report: Path) -> None:
-    """One line when the read skipped bad records (--skip-bad N): how many, the first, where the rest are listed."""
-    for part in (data, data.get("test") or {}):
-        if part.get("skipped"):
-            print(
-                f"skipped {part['skipped']} bad record(s) of {part['source']} (--skip-bad), first: "
-                f'{part["skipped_at"][0]}; listed under "data" in {report}'
-            )
-
-
 def _pretrain(cfg: PretrainConfig) -> None:
     from ptft.api import Pretrainer
 
@@ -131,7 +138,6 @@ def _pretrain(cfg: PretrainConfig) -> None:
         f"pre-trained {r.steps} steps in {r.seconds / 60:.1f} min (final loss {r.last_loss:.4f}); "
         f"bundle: {trainer.run_dir}"
     )
-    _print_skips(trainer.data_, trainer.run_dir / "ptft.json")
 
 
 def _finetune(cfg: FinetuneConfig) -> None:
@@ -145,18 +151,16 @@ def _finetune(cfg: FinetuneConfig) -> None:
         if "test" in m:
             line += f"; test RMSE {m['test']['rmse']:.4g}, Spearman {m['test']['spearman']:.3f}"
         print(f"{line}; bundle: {tuner.run_dir}")
-        _print_skips(tuner.model_.meta["data"], tuner.run_dir / "ptft.json")
         return
     line = f"fine-tuned ({cfg.strategy}) {m['steps']} steps; validation accuracy {100 * (m['val_accuracy'] or 0):.1f} %"
     if "test" in m:
         line += f"; test accuracy {100 * m['test']['accuracy']:.1f} %, macro-F1 {100 * m['test']['macro_f1']:.1f} %"
     print(f"{line}; bundle: {tuner.run_dir}")
-    _print_skips(tuner.model_.meta["data"], tuner.run_dir / "ptft.json")
 
 
 def _evaluate(cfg: EvaluateConfig) -> None:
     from ptft.api import load
-    from ptft.data.types import skip_report
+    from ptft.data.types import note_skips, skip_report
 
     if not cfg.run:
         raise PtftError("evaluate needs the run folder: ptft evaluate RUN --data SPEC")
@@ -167,7 +171,7 @@ def _evaluate(cfg: EvaluateConfig) -> None:
         report["data"] = {"source": cfg.data, **skip_report(data)}
     out = Path(cfg.out) if cfg.out else Path(cfg.run) / f"eval-{re.sub(r'[^A-Za-z0-9_.-]+', '_', cfg.data)}.json"
     out.write_text(json.dumps(report, indent=2))
-    _print_skips(report.get("data", {}), out)
+    note_skips(report.get("data", {}), str(out))
     if model.is_regression:
         print(f"RMSE {report['rmse']:.4g}  MAE {report['mae']:.4g}  R² {report['r2']:.3f}  "
               f"Spearman {report['spearman']:.3f}  (n={report['n']})\nreport: {out}")  # fmt: skip
@@ -229,12 +233,15 @@ def _demo(cfg: DemoConfig) -> None:
 
 def _text_examples(cfg: InspectConfig | CleanCommandConfig) -> tuple[Any, Any]:
     """-> (the corpus's examples, streamed; the ReadStats that counts the bad lines skipped on the way)."""
-    from ptft.data.text import ReadStats, read_texts
+    from ptft.data.text import ReadStats, columns, read_texts
 
     if not cfg.data:
         raise PtftError("give the corpus: ptft data inspect|clean PATH")
     stats = ReadStats()
-    return read_texts(cfg.data, cfg.text_column, cfg.label_column or None, cfg.skip_bad, stats=stats), stats
+    label_column = cfg.label_column or None
+    if label_column is None and isinstance(cfg, InspectConfig) and LABEL_COLUMN in columns(cfg.data):
+        label_column = LABEL_COLUMN  # a `label` column is read as labels unless another is named
+    return read_texts(cfg.data, cfg.text_column, label_column, cfg.skip_bad, stats=stats), stats
 
 
 def _data_inspect(cfg: InspectConfig) -> None:
@@ -295,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         command, cfg = parse(argv)
-        RUNNERS[command](cfg)
+        with shown_once():  # a note is one line in ptft's words, once per command
+            RUNNERS[command](cfg)
     except PtftError as exc:
         print(f"ptft: error: {exc}", file=sys.stderr)
         return 3 if type(exc).__name__ == "RunInterrupted" else 2

@@ -189,7 +189,7 @@ class PredictConfig:
 class DemoConfig:
     task: str = "fashion-mnist"  # fashion-mnist | wordnet-supersenses
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
-    out: str = "runs/demo"  # folder for the demo (an existing one is kept: runs/demo-2, ...)
+    out: str = ""  # output folder; empty = the task's own (runs/demo-fashion-mnist, runs/demo-wordnet); kept: -2, ...
     overwrite: bool = False  # replace an existing run folder
     pretrain_minutes: float = 8.0  # time budget of the pre-training (SimCLR for images, MLM for text)
     labels_per_class: int = 0  # label budget K per class; 0 = the task's (fashion-mnist 10, wordnet 32)
@@ -201,7 +201,7 @@ class DemoConfig:
 class InspectConfig:
     data: str = ""  # text file or folder (txt, JSONL, CSV, TSV, Parquet)
     text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
-    label_column: str = ""  # column holding the label; '' = none
+    label_column: str = ""  # column holding the label; '' = `label` when the file has one, else none
     skip_bad: int = 0  # bad lines/rows or unreadable images to skip and count before stopping; 0 = stop at the first
     near: bool = True  # also count near duplicates (MinHash; slower)
 

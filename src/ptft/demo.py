@@ -58,6 +58,7 @@ class Task:
     methods: tuple[str, ...]
     curves: tuple[str, ...]  # fine-tuning runs whose training curves are plotted
     overrides: dict[str, Any]
+    folder: str  # the default output folder
 
 
 def minilm_path() -> str:
@@ -78,19 +79,20 @@ def tasks() -> dict[str, Task]:
             "fashion-mnist", "fashion-mnist:test", "Fashion-MNIST", 10,
             PretrainConfig(objective="simclr", model=PRETRAIN_MODEL, loop=PRETRAIN_LOOP), FINETUNE_LOOP,
             ("logreg", "scratch", "linear", "full", "self-train"), ("scratch", "linear", "full", "self-train"), {},
+            "runs/demo-fashion-mnist",
         ),
         "wordnet-supersenses": Task(
             "wordnet-supersenses", "wordnet-supersenses:test", "WordNet noun supersenses", 32,
             PretrainConfig(objective="mlm", mask_ratio=TEXT_MASK_RATIO, model=TEXT_MODEL, text=TEXT_OPTIONS,
                            loop=TEXT_PRETRAIN_LOOP),
             TEXT_FINETUNE_LOOP, ("tfidf-logreg", "scratch", "pretrained", "pretrained-self-train", *minilm),
-            ("scratch", "pretrained"), {**text_overrides, **TEXT_LEARNING_RATES},
+            ("scratch", "pretrained"), {**text_overrides, **TEXT_LEARNING_RATES}, "runs/demo-wordnet",
         ),
     }  # fmt: skip
 
 
 def _free_folder(out: Path, overwrite: bool) -> Path:
-    """The demo never replaces an earlier demo unless asked: runs/demo, then runs/demo-2, ..."""
+    """The demo never replaces an earlier demo unless asked: runs/demo-fashion-mnist, then -2, -3, ..."""
     if overwrite or not out.exists() or not any(out.iterdir()):
         return out
     n = 2
@@ -106,7 +108,7 @@ def run_demo(cfg: DemoConfig) -> None:
         raise ConfigError(f"unknown demo task '{cfg.task}'; available: {', '.join(known)}")
     task = known[cfg.task]
     per_class = cfg.labels_per_class or task.labels_per_class
-    out = _free_folder(Path(cfg.out), cfg.overwrite)
+    out = _free_folder(Path(cfg.out or task.folder), cfg.overwrite)
     train = read_data(task.train, cfg.data_dir)
     test = read_data(task.test, cfg.data_dir)
     print(f"{task.title}: {len(train)} training examples (used without labels for pre-training), {len(test)} test")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ptft.errors import DataError
+from ptft.notes import note
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,9 @@ def label_budget(labels: np.ndarray, per_class: int, val_per_class: int, seed: i
         train.append(chosen)
         pool.append(members[n_val + len(chosen) :])
     if short:
-        warnings.warn(
+        note(
             f"{source}: {len(short)} class(es) have fewer than {per_class} + {val_per_class} labelled examples "
-            f"and use all they have (train + validation): {'; '.join(short)}",
-            stacklevel=2,
+            f"and use all they have (train + validation): {'; '.join(short)}"
         )
     return Split(np.sort(np.concatenate(train)), np.sort(np.concatenate(val)), np.sort(np.concatenate(pool)))
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +92,6 @@ def read_texts(
 
 def decoded_lines(path: Path, stats: ReadStats) -> Iterator[tuple[int, str]]:
     """(line number, text without the line ending) for each line of a UTF-8 file, one line in memory at a time."""
-    skipped_before = stats.skipped
     with path.open("rb") as file:
         for number, raw in enumerate(file, start=1):
             # Slice a view, not the bytes, so one line is held as bytes and str once each, never copied again.
@@ -108,8 +106,6 @@ def decoded_lines(path: Path, stats: ReadStats) -> Iterator[tuple[int, str]]:
                 continue
             del raw
             yield number, text
-    if stats.skipped > skipped_before:
-        warnings.warn(f"{path}: skipped {stats.skipped - skipped_before} bad line(s)", stacklevel=2)
 
 
 @TEXT_READERS.register("txt")
@@ -284,3 +280,26 @@ def read_parquet(path: Path, text_column: str, label_column: str | None, stats: 
                     str(path),
                     number,
                 )
+
+
+def columns(path: str | Path) -> list[str]:
+    """The column names of a CSV/TSV header, of the first JSON object of a JSONL file, or of a Parquet schema;
+    [] for plain text, folders and files that cannot be read this way (their readers then say why)."""
+    path = Path(path)
+    format = SUFFIX_FORMATS.get(path.suffix.lower()) if path.is_file() else None
+    try:
+        if format in ("csv", "tsv"):
+            with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+                return next(csv.reader([fh.readline()], delimiter="," if format == "csv" else "\t"), [])
+        if format == "jsonl":
+            with open(path, encoding="utf-8-sig", errors="replace") as fh:
+                first = next((line for line in fh if line.strip()), "")
+            record = json.loads(first) if first else {}
+            return [str(key) for key in record] if isinstance(record, dict) else []
+        if format == "parquet":
+            import pyarrow.parquet as parquet
+
+            return list(parquet.read_schema(path).names)
+    except (OSError, ValueError, ImportError):
+        return []
+    return []

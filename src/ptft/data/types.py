@@ -14,6 +14,7 @@ import numpy as np
 
 from ptft.config import skip_budget
 from ptft.errors import DataError
+from ptft.notes import note
 
 MAX_SKIPS_KEPT = 20  # places of skipped records remembered in ReadStats and the sets (the count is always exact)
 
@@ -30,6 +31,16 @@ def skip_report(source: Skipped | None) -> dict[str, Any]:
     if source is None or not source.skipped:
         return {}
     return {"skipped": source.skipped, "skipped_at": list(source.skipped_at)}
+
+
+def note_skips(report: dict[str, Any], listed_in: str) -> None:
+    """One note for each part of a data report (the data, its "test" part) whose read skipped bad records."""
+    for part in (report, report.get("test") or {}):
+        if part.get("skipped"):
+            note(
+                f"skipped {part['skipped']} bad record(s) of {part['source']} (--skip-bad), first: "
+                f'{part["skipped_at"][0]}; listed under "data" in {listed_in}'
+            )
 
 
 @dataclass

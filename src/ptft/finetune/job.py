@@ -16,13 +16,14 @@ from ptft.config import FinetuneConfig, to_dict
 from ptft.data.dedup import pool_without_leakage
 from ptft.data.labels import numeric_targets
 from ptft.data.splits import Split, label_budget, random_budget
-from ptft.data.types import Examples, skip_report
+from ptft.data.types import Examples, note_skips, skip_report
 from ptft.errors import BundleError, ConfigError, DataError
 from ptft.finetune.model import Model
 from ptft.finetune.run import Interrupted, LabelledBatches, finetune
 from ptft.modalities import Imported, Modality, modality_of, read_data
 from ptft.models import ClassificationHead, Classifier, build_encoder
 from ptft.models.heads import RegressionHead
+from ptft.notes import recorded
 from ptft.objectives.supervised import SupervisedClassification, SupervisedRegression
 from ptft.preprocess import preprocessor_from_state
 from ptft.train.checkpoint import read_bundle
@@ -153,7 +154,13 @@ def _data_report(loaded: Examples, test: Examples | None) -> dict[str, Any]:
 
 
 def run_finetune(cfg: FinetuneConfig, data: str | Examples | None = None, stop_at: int = 0) -> Finetuned:
-    """Fine-tune as `cfg` says; raises RunInterrupted after saving a checkpoint when stopped early."""
+    """Fine-tune as `cfg` says; raises RunInterrupted after saving a checkpoint when stopped early.
+    The notes the run raises (ptft.notes) go into its bundle."""
+    with recorded() as notes:
+        return _run(cfg, data, stop_at, notes)
+
+
+def _run(cfg: FinetuneConfig, data: str | Examples | None, stop_at: int, notes: list[str]) -> Finetuned:
     info = init_distributed()
     torch.manual_seed(cfg.loop.seed + 1000 * info.rank)
     loaded, modality, test, targets = _inputs(cfg, data)
@@ -186,8 +193,9 @@ def run_finetune(cfg: FinetuneConfig, data: str | Examples | None = None, stop_a
     result = Model(meta, start.preprocessor, model.encoder, model.head, run_dir)
     if test is not None:
         metrics["test"] = result.evaluate(test)
+    note_skips(_data_report(loaded, test), str(run_dir / "ptft.json"))
     meta.update(kind="finetune", modality=modality.name, preprocessor=start.preprocessor.state_dict(),
                 encoder=start.spec, pretrained_from=start.origin or None, data=_data_report(loaded, test),
-                metrics=metrics)  # fmt: skip
+                metrics=metrics, notes=notes)  # fmt: skip
     finish_run(run_dir, meta, model.state_dict(), info)
     return Finetuned(result, metrics, run_dir)

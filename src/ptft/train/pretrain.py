@@ -12,9 +12,10 @@ from typing import Any
 import torch
 
 from ptft.config import OBJECTIVE_OPTIONS, PretrainConfig, to_dict
-from ptft.data.types import Examples, skip_report
+from ptft.data.types import Examples, note_skips, skip_report
 from ptft.modalities import Modality, PretrainInputs, modality_for, modality_of, read_data
 from ptft.models import build_encoder
+from ptft.notes import recorded
 from ptft.objectives import OBJECTIVES, Objective, build_objective
 from ptft.objectives.registry import resolve_options
 from ptft.train.batches import BatchStream
@@ -102,7 +103,13 @@ def dry_run(cfg: PretrainConfig, data: str | Examples) -> Estimate:
 
 
 def pretrain(cfg: PretrainConfig, data: str | Examples, stop_at: int = 0) -> Pretrained:
-    """Pre-train as `cfg` says on `data`; raises RunInterrupted after saving a checkpoint when stopped early."""
+    """Pre-train as `cfg` says on `data`; raises RunInterrupted after saving a checkpoint when stopped early.
+    The notes the run raises (ptft.notes) go into its bundle."""
+    with recorded() as notes:
+        return _pretrain(cfg, data, stop_at, notes)
+
+
+def _pretrain(cfg: PretrainConfig, data: str | Examples, stop_at: int, notes: list[str]) -> Pretrained:
     info = init_distributed()
     torch.manual_seed(cfg.loop.seed + 1000 * info.rank)  # distinct augmentation streams per rank
     modality, inputs = pretraining_inputs(cfg, data, info)
@@ -128,6 +135,7 @@ def pretrain(cfg: PretrainConfig, data: str | Examples, stop_at: int = 0) -> Pre
         tokens_per_example = inputs.corpus["tokens"] / max(len(inputs.rows), 1)
         metrics["tokens_per_second"] = round(items * tokens_per_example / max(result.seconds, 1e-9))
     data_report = {**inputs.about, **inputs.corpus}
+    note_skips(data_report, str(run_dir / "ptft.json"))
     meta = {
         "kind": "pretrain",
         "modality": modality.name,
@@ -139,6 +147,7 @@ def pretrain(cfg: PretrainConfig, data: str | Examples, stop_at: int = 0) -> Pre
         "label_names": [],
         "data": data_report,
         "metrics": metrics,
+        "notes": notes,
     }
     finish_run(run_dir, meta, {f"encoder.{k}": v for k, v in objective.encoder.state_dict().items()}, info)
     return Pretrained(run_dir, result, data_report, meta)
