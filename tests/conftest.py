@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 from ptft.config import TextConfig
@@ -203,3 +204,10 @@ def free_port() -> int:
 
 def explain(done: subprocess.CompletedProcess[str]) -> str:
     return f"torchrun exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+
+def write_png(path: Path, pixels: np.ndarray) -> Path:
+    """A PNG of uint8 (H, W) gray or (H, W, 3) RGB pixels."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path

@@ -12,16 +12,9 @@ from PIL import Image
 from ptft.data.builtin import BUILTIN_NAMES, DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_LABELS
 from ptft.data.images import READERS, read_images
 from ptft.errors import DataError
-from tests.conftest import write_idx
+from tests.conftest import write_idx, write_png
 
 RNG = np.random.default_rng(0)
-
-
-def write_png(path: Path, pixels: np.ndarray) -> Path:
-    """A PNG of uint8 (H, W) gray or (H, W, 3) RGB pixels."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path)
-    return path
 
 
 def gray(height: int = 6, width: int = 5) -> np.ndarray:

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 from ptft.version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ptft.api import FineTuner, Pretrainer, load
+    from ptft.api import FineTuner, Pretrainer, compare, load
 
-__all__ = ["FineTuner", "Pretrainer", "load", "__version__"]
+__all__ = ["FineTuner", "Pretrainer", "compare", "load", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     # Lazy: `import ptft` stays cheap (no torch import) until the API is used.
-    if name in ("FineTuner", "Pretrainer", "load"):
+    if name in ("FineTuner", "Pretrainer", "compare", "load"):
         from ptft import api
 
         return getattr(api, name)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ptft.config import FinetuneConfig, PretrainConfig, build
+from ptft.config import CompareConfig, FinetuneConfig, PretrainConfig, build
 from ptft.data.types import Examples
 from ptft.errors import RunInterrupted
 from ptft.finetune.job import run_finetune
@@ -18,7 +18,7 @@ from ptft.finetune.strategies import STRATEGIES
 from ptft.objectives import OBJECTIVES
 from ptft.train.pretrain import check_options, dry_run, pretrain
 
-__all__ = ["FineTuner", "Model", "Pretrainer", "RunInterrupted", "load", "read_as"]
+__all__ = ["FineTuner", "Model", "Pretrainer", "RunInterrupted", "compare", "load", "read_as"]
 
 
 class Pretrainer:
@@ -65,3 +65,11 @@ class FineTuner:
 
     def evaluate(self, data: DataLike) -> dict[str, Any]:
         return self._fitted().evaluate(data)
+
+
+def compare(config: CompareConfig | None = None, data: Examples | None = None, **overrides: Any) -> dict[str, Any]:
+    """`ptft compare`: every method x label budget x seed on paired splits; writes the study to `out` and
+    returns its results (rows, summary with 95 % intervals, verdict sentences)."""
+    from ptft.evaluate.compare import compare as run
+
+    return run(build(CompareConfig, overrides, base=config), data)

@@ -23,6 +23,7 @@ from ptft import config as cfgmod
 from ptft.config import (
     OBJECTIVE_OPTIONS,
     CleanCommandConfig,
+    CompareConfig,
     DemoConfig,
     EvaluateConfig,
     FinetuneConfig,
@@ -30,6 +31,7 @@ from ptft.config import (
     PredictConfig,
     PrepareConfig,
     PretrainConfig,
+    ReportConfig,
 )
 from ptft.errors import PtftError
 from ptft.notes import shown_once
@@ -42,12 +44,15 @@ COMMANDS: dict[str, tuple[type, str]] = {
     "finetune": (FinetuneConfig, "fine-tune a pre-trained bundle (or train from scratch) on a label budget"),
     "evaluate": (EvaluateConfig, "accuracy, macro-F1 and confusion matrix of a fine-tuned bundle"),
     "predict": (PredictConfig, "write a CSV of predictions and class probabilities"),
+    "compare": (CompareConfig, "did pre-training help on this data? every method x label budget x seed, paired"),
+    "report": (ReportConfig, "rebuild report.md and report.html of a ptft compare folder from its results.json"),
     "demo": (DemoConfig, "a built-in task (Fashion-MNIST or WordNet): pre-train, fine-tune on few labels, compare"),
     "data inspect": (InspectConfig, "counts, lengths, duplicate rates and what cleaning would do, for a text corpus"),
     "data clean": (CleanCommandConfig, "write a cleaned, de-duplicated copy of a text corpus"),
     "data prepare": (PrepareConfig, "tokenize a text corpus once into token shards on disk for pre-training"),
 }
-POSITIONAL = {"evaluate": "run", "predict": "run", "data inspect": "data", "data clean": "data", "data prepare": "data"}
+POSITIONAL = {"report": "folder", "evaluate": "run", "predict": "run"}
+POSITIONAL |= {"data inspect": "data", "data clean": "data", "data prepare": "data"}
 ALIASES = {"pretrained": ["--from"]}  # `ptft finetune --from hf:PATH`
 
 
@@ -225,6 +230,27 @@ def _predict(cfg: PredictConfig) -> None:
     print(f"wrote {len(proba)} predictions to {out}")
 
 
+def _compare(cfg: CompareConfig) -> None:
+    from ptft.api import compare
+
+    results = compare(cfg)
+    if cfg.dry_run:
+        return
+    print()
+    for v in results["verdicts"]:
+        print(f"{v['labels_per_class']} labels per class: " + "; ".join(v["sentences"]))
+    print(f"report: {Path(cfg.out) / 'report.html'} (and report.md, results.json, cells.jsonl)")
+
+
+def _report(cfg: ReportConfig) -> None:
+    from ptft.evaluate.report import rebuild
+
+    if not cfg.folder:
+        raise PtftError("report needs the folder of a ptft compare: ptft report DIR")
+    md, page = rebuild(cfg.folder)
+    print(f"wrote {md} and {page}")
+
+
 def _demo(cfg: DemoConfig) -> None:
     from ptft.demo import run_demo
 
@@ -294,6 +320,8 @@ RUNNERS: dict[str, Callable[[Any], None]] = {
     "finetune": _finetune,
     "evaluate": _evaluate,
     "predict": _predict,
+    "compare": _compare,
+    "report": _report,
     "demo": _demo,
 }
 

@@ -158,6 +158,47 @@ class FinetuneConfig:
 
 
 @dataclass(frozen=True)
+class CompareConfig:
+    data: str = "fashion-mnist"  # labelled source (built-in name or path); its unlabelled rest is the pool
+    test: str = ""  # test set; '' = a seeded, stratified part of --data (--test-fraction), said so in the report
+    test_fraction: float = 0.2  # the part of --data held out as the test set when --test is not given
+    data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
+    pretrained: tuple[str, ...] = ()  # run folders of ptft pretrain and/or hf:PATH, comma-separated
+    methods: tuple[str, ...] = ()  # comma-separated; () = the modality's baselines, scratch, linear and full
+    labels_per_class: tuple[int, ...] = (10,)  # label budgets K: K labelled examples per class in all
+    seeds: int = 5  # label draws per budget (every method sees the same K examples per seed)
+    seed: int = 0  # the first seed
+    select: str = "holdout"  # holdout: a quarter of the K examples (at least 1 per class) picks the step
+    out: str = "runs/compare"  # folder for the study (cells.jsonl, results.json, report.md, runs/)
+    overwrite: bool = False  # replace an existing study folder
+    resume: bool = False  # continue a study in --out: finished cells are kept, the others run
+    dry_run: bool = False  # print the cells and an estimated time, then exit (writes nothing)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    loop: LoopConfig = field(
+        default_factory=lambda: LoopConfig(steps=300, lr=3e-4, batch_size=64, patience=6, eval_every=25, progress=False)
+    )
+
+    def __post_init__(self) -> None:
+        if not self.labels_per_class or min(self.labels_per_class) < 2:
+            raise ConfigError(
+                f"option 'labels_per_class' needs budgets of at least 2 per class (training and model selection), "
+                f"got {self.labels_per_class}"
+            )
+        if self.seeds < 1:
+            raise ConfigError(f"option 'seeds' must be at least 1, got {self.seeds}")
+        if self.select not in ("holdout",):
+            raise ConfigError(f"option 'select' is holdout (k-fold selection is not built yet), got {self.select!r}")
+        if not 0 < self.test_fraction < 1:
+            raise ConfigError(f"option 'test_fraction' must lie in (0, 1), got {self.test_fraction}")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    folder: str = ""  # the folder of a finished ptft compare (holding results.json)
+
+
+@dataclass(frozen=True)
 class EvaluateConfig:
     run: str = ""  # fine-tuned run folder
     data: str = "fashion-mnist:test"  # labelled images or texts to evaluate on (built-in name or path)
@@ -273,6 +314,12 @@ def convert(key: str, tp: Any, value: Any) -> Any:
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
     if key == "batch_size" and str(value).strip().lower() == "auto":
         return 0
+    if typing.get_origin(tp) is tuple:  # `8,32,128` on the command line, [8, 32, 128] in TOML
+        item = typing.get_args(tp)[0]
+        parts = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+        if not isinstance(parts, list | tuple):
+            raise ConfigError(f"option '{key}': expected a comma-separated list, got {value!r}")
+        return tuple(convert(key, item, part) for part in parts)
     if tp is str and not isinstance(value, str | Path):
         hint = "; pass in-memory data to fit(data) instead" if key in ("data", "test") else ""
         raise ConfigError(f"option '{key}': expected a string, got {type(value).__name__}{hint}")

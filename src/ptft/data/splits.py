@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,3 +72,8 @@ def random_budget(labelled: np.ndarray, n_train: int, n_val: int, seed: int, sou
     chosen = members[n_val : n_val + n_train] if n_train else members[n_val:]
     pool = np.concatenate([np.flatnonzero(~labelled), members[n_val + len(chosen) :]])
     return Split(np.sort(chosen), np.sort(members[:n_val]), np.sort(pool))
+
+
+def ids_fingerprint(ids: list[str]) -> str:
+    """sha256 of a set of example ids (order-free): equal for two runs that used the same labelled examples."""
+    return hashlib.sha256("\0".join(sorted(ids)).encode("utf-8", "surrogatepass")).hexdigest()

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from ptft.data.splits import label_budget
+from ptft.data.splits import ids_fingerprint, label_budget
 from ptft.data.types import Examples
 from ptft.errors import ConfigError
 from ptft.evaluate.metrics import classification_report
@@ -28,17 +28,30 @@ def is_baseline(method: str, data: Examples) -> bool:
 
 
 def run_baseline(
-    method: str, train: Examples, test: Examples, per_class: int, seed: int, **context: Any
+    method: str,
+    train: Examples,
+    test: Examples,
+    per_class: int,
+    seed: int,
+    val_per_class: int | None = None,
+    **context: Any,
 ) -> dict[str, Any]:
     """Accuracy and macro-F1 on `test` of baseline `method` trained on this seed's K-per-class split.
+    With `val_per_class`, it trains on the training and validation examples of the fine-tuning runs'
+    split together (a baseline needs no model selection: ptft compare's one meaning of "K labels").
     `context`: what a baseline may need besides the data (`hf_path`, a feature `cache`)."""
     modality = modality_of(train)
     if method not in modality.baselines:
         raise ConfigError(f"unknown {modality.name} baseline '{method}'; available: {', '.join(modality.baselines)}")
     assert train.labels is not None and test.labels is not None
     baseline = modality.baselines[method]
-    part = train.subset(train_split(train, per_class, seed))
+    if val_per_class is None:
+        index = train_split(train, per_class, seed)
+    else:
+        split = label_budget(train.labels, per_class, val_per_class, seed, train.source)
+        index = np.sort(np.concatenate([split.train, split.val]))
+    part = train.subset(index)
     x_train, x_test = baseline.features(part, test, context)
     clf = LogisticRegression(max_iter=3000, C=baseline.c).fit(x_train, part.labels)
     report = classification_report(test.labels, clf.predict(x_test), train.label_names)
-    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+    return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "labelled": ids_fingerprint(part.ids)}

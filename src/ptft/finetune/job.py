@@ -15,7 +15,7 @@ import torch
 from ptft.config import FinetuneConfig, to_dict
 from ptft.data.dedup import pool_without_leakage
 from ptft.data.labels import numeric_targets
-from ptft.data.splits import Split, label_budget, random_budget
+from ptft.data.splits import Split, ids_fingerprint, label_budget, random_budget
 from ptft.data.types import Examples, note_skips, skip_report
 from ptft.errors import BundleError, ConfigError, DataError
 from ptft.finetune.model import Model
@@ -185,6 +185,7 @@ def _run(cfg: FinetuneConfig, data: str | Examples | None, stop_at: int, notes: 
     except Interrupted as stop:
         raise interrupted("finetune", run_dir, stop.result.steps, stop.result.total_steps) from None
     metrics: dict[str, Any] = {**summary, "train_labels": len(split.train), "val_labels": len(split.val)}
+    metrics["labelled"] = ids_fingerprint([loaded.ids[i] for i in np.concatenate([split.train, split.val])])
     if leaks is not None:
         metrics["pool_leakage_removed"] = leaks
     metrics.update(modality.preprocessing_report(start.preprocessor))

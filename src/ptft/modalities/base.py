@@ -41,6 +41,7 @@ class Baseline:
     features: Callable[[Examples, Examples, dict[str, Any]], tuple[Any, Any]]
     c: float
     about: str
+    needs: str = ""  # a context key it cannot run without (e.g. hf_path: the encoder whose features it uses)
 
 
 @dataclass

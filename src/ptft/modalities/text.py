@@ -97,7 +97,9 @@ class TextModality(Modality):
     )
     baselines = {
         "tfidf-logreg": Baseline(tfidf_features, 10.0, "TF-IDF word + character n-grams, logistic regression"),
-        "minilm-frozen-logreg": Baseline(frozen_encoder_features, 1.0, "frozen MiniLM features, logistic regression"),
+        "minilm-frozen-logreg": Baseline(
+            frozen_encoder_features, 1.0, "a frozen Hugging Face encoder's features, logistic regression", "hf_path"
+        ),
     }
 
     def claim(self, spec: str, options: TextConfig) -> int:

@@ -82,7 +82,7 @@ def start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist) 
         if resume and (run_dir / MANIFEST).is_file() and not (run_dir / "resume").is_dir():
             raise BundleError(f"{run_dir} holds a finished run; there is nothing to resume (use another --out)")
         if resume and path.is_file():
-            before, now = flatten(json.loads(path.read_text())), flatten(current)
+            before, now = flatten(json.loads(path.read_text())), flatten(json.loads(json.dumps(current)))  # as JSON
             changed = sorted(
                 k for k in set(before) | set(now) if before.get(k) != now.get(k) and k not in FREE_ON_RESUME
             )

@@ -1,0 +1,212 @@
+"""`ptft compare`: did pre-training help on *this* data, and which way of fine-tuning should one use?
+
+Every method x label budget x seed is a cell. For a budget K and a seed, every method sees the same K
+labelled examples per class (the first K of each class in that seed's order): the baselines train on all K;
+a fine-tuning method trains on K - V and picks its step on the V others (`--select holdout`,
+V = max(1, K // 4)), so "K labels per class" means K in all, for every row alike. Cells are appended to
+`cells.jsonl` as they finish: `--resume` keeps the finished ones and runs the rest. The summary gives
+each method's mean with a 95 % interval and the paired difference against `scratch` and against the best
+baseline (`stats.py`), and one sentence per budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from tqdm import tqdm
+
+from ptft.config import CompareConfig, FinetuneConfig, to_dict
+from ptft.data.types import Examples
+from ptft.errors import ConfigError, DataError
+from ptft.evaluate.baselines import run_baseline
+from ptft.evaluate.report import write_reports
+from ptft.evaluate.summary import summarize, verdicts
+from ptft.finetune.job import run_finetune
+from ptft.finetune.model import load
+from ptft.modalities import Modality, modality_of, read_data
+from ptft.train.distributed import Dist
+from ptft.train.run_folder import start_run, versions
+
+CELLS_FILE = "cells.jsonl"
+SCRATCH_LR = 3e-3  # a random init wants a higher rate than a pre-trained encoder (Fashion-MNIST trials: see study.py)
+SHAPE = ("dim", "depth", "heads", "patch_size", "activation", "dropout")
+STRATEGIES = ("linear", "full", "self-train", "fixmatch")  # methods that start from --pretrained
+
+
+@dataclass(frozen=True)
+class Cell:
+    method: str  # as shown: a baseline's name, `scratch`, or a strategy with its start (`full`, `full[pre]`)
+    kind: str  # baseline | finetune
+    strategy: str  # the fine-tuning strategy ('' for a baseline)
+    pretrained: str  # where the encoder starts ('' for scratch and baselines)
+    labels_per_class: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.method}|k{self.labels_per_class}|seed{self.seed}"
+
+
+def selection_split(per_class: int) -> tuple[int, int]:
+    """(training, validation) examples per class of a budget of K in all."""
+    val = max(1, per_class // 4)
+    return per_class - val, val
+
+
+def _start_name(source: str, several: bool) -> str:
+    return f"[{Path(source.removeprefix('hf:')).name}]" if several else ""
+
+
+def _hf_path(cfg: CompareConfig) -> str:
+    return next((p[3:] for p in cfg.pretrained if p.startswith("hf:")), "")
+
+
+def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
+    """Every cell of the study, in the order they run (budget, seed, method). By default: the modality's
+    baselines that can run (a frozen-encoder baseline needs an hf: encoder), scratch, and linear and full
+    from each pre-trained start."""
+    context = {"hf_path": _hf_path(cfg)}
+    runnable = [name for name, b in modality.baselines.items() if not b.needs or context.get(b.needs)]
+    methods = cfg.methods or (*runnable, "scratch", *(["linear", "full"] if cfg.pretrained else []))
+    rows: list[tuple[str, str, str, str]] = []  # (method, kind, strategy, pretrained)
+    for method in methods:
+        if method in modality.baselines:
+            if method not in runnable:
+                raise ConfigError(f"baseline '{method}' needs --pretrained hf:PATH (the encoder it takes features of)")
+            rows.append((method, "baseline", "", ""))
+        elif method == "scratch":
+            rows.append((method, "finetune", "full", ""))
+        elif method in STRATEGIES:
+            if not cfg.pretrained:
+                raise ConfigError(f"method '{method}' fine-tunes a pre-trained encoder; give --pretrained RUN|hf:PATH")
+            for source in cfg.pretrained:
+                rows.append((method + _start_name(source, len(cfg.pretrained) > 1), "finetune", method, source))
+        else:
+            known = [*modality.baselines, "scratch", *STRATEGIES]
+            raise ConfigError(f"unknown method '{method}' for {modality.name} data; available: {', '.join(known)}")
+    seeds = range(cfg.seed, cfg.seed + cfg.seeds)
+    return [Cell(m, kind, s, p, k, seed) for k in cfg.labels_per_class for seed in seeds for m, kind, s, p in rows]
+
+
+def split_test(cfg: CompareConfig, data: Examples) -> tuple[Examples, Examples, str]:
+    """(the labelled source with its pool, the test set, how the test set was chosen)."""
+    if cfg.test:
+        return data, read_data(cfg.test, cfg.data_dir, cfg.text), cfg.test
+    assert data.labels is not None
+    labelled = np.flatnonzero(data.labels >= 0)
+    try:
+        _, test_index = train_test_split(
+            labelled, test_size=cfg.test_fraction, random_state=cfg.seed, stratify=data.labels[labelled]
+        )
+    except ValueError as exc:
+        raise DataError(f"{data.source}: cannot hold out a stratified test set ({exc}); give --test") from None
+    keep = np.setdiff1d(np.arange(len(data)), test_index)
+    how = f"a seeded, stratified {cfg.test_fraction:.0%} of {data.source} (seed {cfg.seed}), not used for training"
+    return data.subset(keep), data.subset(np.sort(test_index)), how
+
+
+def _finetune_config(cfg: CompareConfig, cell: Cell, out: Path, shape: dict[str, Any]) -> FinetuneConfig:
+    train_k, val_k = selection_split(cell.labels_per_class)
+    lr = SCRATCH_LR if not cell.pretrained else cfg.loop.lr
+    model = replace(cfg.model, **shape) if not cell.pretrained else cfg.model
+    return FinetuneConfig(
+        pretrained=cell.pretrained, out=str(out), overwrite=True, strategy=cell.strategy, labels_per_class=train_k,
+        val_per_class=val_k, data_dir=cfg.data_dir, model=model, text=cfg.text,
+        loop=replace(cfg.loop, seed=cell.seed, lr=lr),
+    )  # fmt: skip
+
+
+def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, out: Path, context: dict) -> dict:
+    """One cell's row: accuracy and macro-F1 on the test set, and what it cost."""
+    start = time.perf_counter()
+    row: dict[str, Any] = {"method": cell.method, "kind": cell.kind, "labels_per_class": cell.labels_per_class,
+                           "seed": cell.seed, "pretrained": cell.pretrained}  # fmt: skip
+    if cell.kind == "baseline":
+        train_k, val_k = selection_split(cell.labels_per_class)
+        row.update(run_baseline(cell.method, train, test, train_k, cell.seed, val_per_class=val_k, **context))
+    else:
+        run = out / "runs" / cell.key.replace("|", "-")
+        tuned = run_finetune(_finetune_config(cfg, cell, run, context["shape"]), train)
+        report = tuned.model.evaluate(test)
+        row.update(accuracy=report["accuracy"], macro_f1=report["macro_f1"], labelled=tuned.metrics["labelled"],
+                   steps=tuned.metrics["steps"])  # fmt: skip
+    return {**row, "seconds": round(time.perf_counter() - start, 2)}
+
+
+def finished_cells(path: Path) -> dict[str, dict[str, Any]]:
+    """The rows of the cells a study finished, by key (a line cut off by a kill is no cell)."""
+    rows: dict[str, dict[str, Any]] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            rows[Cell(row["method"], row["kind"], "", "", row["labels_per_class"], row["seed"]).key] = row
+    return rows
+
+
+def _append(path: Path, row: dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _scratch_shape(cfg: CompareConfig) -> dict[str, Any]:
+    """Scratch takes the first ptft bundle's encoder shape, so only the initialisation differs."""
+    for source in cfg.pretrained:
+        if not source.startswith("hf:"):
+            spec = load(source).meta["encoder"]
+            return {k: spec[k] for k in SHAPE if k in spec} | {"encoder": spec["name"]}
+    return {}
+
+
+def compare(cfg: CompareConfig, data: Examples | None = None, log: Any = print) -> dict[str, Any]:
+    """Run (or, with --resume, finish) the study `cfg` describes; returns results.json's content."""
+    loaded = data if data is not None else read_data(cfg.data, cfg.data_dir, cfg.text)
+    if loaded.labels is None or not loaded.has_labels:
+        raise DataError(f"{loaded.source}: no labels found; a comparison needs labelled examples")
+    modality = modality_of(loaded)
+    train, test, test_how = split_test(cfg, loaded)
+    cells = plan(cfg, modality)
+    context = {"shape": _scratch_shape(cfg), "cache": {}, "hf_path": _hf_path(cfg)}
+    if cfg.dry_run:
+        log(f"dry run: {len(cells)} cells ({len({c.method for c in cells})} methods x "
+            f"{len(cfg.labels_per_class)} budgets x {cfg.seeds} seeds); nothing was written")  # fmt: skip
+        return {"cells": [c.key for c in cells]}
+    out = start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, Dist(0, 1, 0))
+    done = finished_cells(out / CELLS_FILE)
+    todo = [c for c in cells if c.key not in done]
+    log(f"{loaded.source}: {len(train)} examples for labels and pool, test: {len(test)} ({test_how})")
+    log(f"{len(cells)} cells, {len(cells) - len(todo)} already finished")
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), desc="compare", unit="cell") as bar:
+        for cell in todo:
+            torch.manual_seed(cell.seed)
+            row = run_cell(cell, cfg, train, test, out, context)
+            _append(out / CELLS_FILE, row)
+            done[cell.key] = row
+            bar.set_postfix_str(f"{cell.key}: {100 * row['accuracy']:.1f} %")
+            bar.update()
+    rows = [done[c.key] for c in cells]
+    summary = summarize(rows)
+    results = {
+        "rows": rows,
+        "summary": summary,
+        "verdicts": verdicts(summary, rows),
+        "data": {"source": loaded.source, "n": len(loaded), "test": test_how, "test_n": len(test),
+                 "modality": modality.name, "fingerprint": loaded.fingerprint()},
+        "config": to_dict(cfg),
+        "versions": versions(),
+    }  # fmt: skip
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    write_reports(out, results)
+    return results

@@ -1,0 +1,159 @@
+"""A study's reports: `report.md` and `report.html` (one self-contained file: the plots are embedded PNGs,
+nothing is fetched), verdicts first, then the learning curve, the paired differences against scratch, a
+table per budget, the data and the command and versions that reproduce it. `ptft report DIR` rebuilds
+both from `results.json`."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def _interval(entry: dict[str, Any], prefix: str) -> str:
+    mean, low, high = entry[prefix], entry.get(f"{prefix}_ci_low"), entry.get(f"{prefix}_ci_high")
+    if mean is None:
+        return "–"
+    sign = "+" if prefix.startswith("diff") and mean > 0 else ""
+    return f"{sign}{_pct(mean)} [{_pct(low)}, {_pct(high)}]" if low is not None else f"{sign}{_pct(mean)}"
+
+
+def tables(results: dict[str, Any]) -> dict[int, list[list[str]]]:
+    """Per budget: rows of (method, accuracy [CI], macro-F1 [CI], vs scratch [CI], vs best baseline [CI], seeds)."""
+    out: dict[int, list[list[str]]] = {}
+    for s in results["summary"]:
+        label = s["method"] + (" (baseline)" if s["kind"] == "baseline" else "")
+        out.setdefault(s["labels_per_class"], []).append(
+            [label, _interval(s, "mean"), _interval(s, "macro_f1"), _interval(s, "diff_vs_scratch"),
+             _interval(s, "diff_vs_best_baseline"), str(s["n"])]  # fmt: skip
+        )
+    return out
+
+
+HEADER = ["method", "accuracy % [95 % CI]", "macro-F1 %", "vs scratch (points)", "vs best baseline (points)", "seeds"]
+
+
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def learning_curve(results: dict[str, Any]) -> str:
+    """Mean accuracy against labels per class, one line per method, the 95 % intervals as bands (PNG, base64)."""
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for method in dict.fromkeys(s["method"] for s in results["summary"]):
+        points = sorted((s["labels_per_class"], s) for s in results["summary"] if s["method"] == method)
+        ks = [k for k, _ in points]
+        axes.plot(ks, [100 * s["mean"] for _, s in points], marker="o", label=method)
+        if all(s["ci_low"] is not None for _, s in points):
+            axes.fill_between(ks, [100 * s["ci_low"] for _, s in points], [100 * s["ci_high"] for _, s in points],
+                              alpha=0.15)  # fmt: skip
+    axes.set_xscale("log")
+    axes.set_xlabel("labelled examples per class (in all)")
+    axes.set_ylabel("test accuracy %")
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3)
+    return _png(figure)
+
+
+def difference_chart(results: dict[str, Any]) -> str:
+    """Paired difference against scratch with its 95 % interval, per method and budget (PNG, base64)."""
+    entries = [s for s in results["summary"] if s["diff_vs_scratch"] is not None]
+    figure, axes = plt.subplots(figsize=(7, 0.4 * len(entries) + 1.2))
+    labels = [f"{s['method']}, K={s['labels_per_class']}" for s in entries]
+    means = [100 * s["diff_vs_scratch"] for s in entries]
+    errors = [
+        [100 * (s["diff_vs_scratch"] - (s["diff_vs_scratch_ci_low"] or s["diff_vs_scratch"])) for s in entries],
+        [100 * ((s["diff_vs_scratch_ci_high"] or s["diff_vs_scratch"]) - s["diff_vs_scratch"]) for s in entries],
+    ]
+    axes.barh(range(len(entries)), means, xerr=errors, color=["tab:green" if m > 0 else "tab:red" for m in means])
+    axes.set_yticks(range(len(entries)), labels, fontsize=8)
+    axes.axvline(0, color="black", linewidth=0.8)
+    axes.set_xlabel("accuracy minus scratch, same labels (points; bars = 95 % CI)")
+    return _png(figure)
+
+
+def command(results: dict[str, Any]) -> str:
+    cfg = results["config"]
+    budgets = ",".join(map(str, cfg["labels_per_class"]))
+    flags = ["ptft", "compare", "--data", cfg["data"], "--labels-per-class", budgets, "--seeds", str(cfg["seeds"]),
+             "--seed", str(cfg["seed"]), "--out", cfg["out"]]  # fmt: skip
+    for key in ("test", "pretrained", "methods"):
+        if cfg[key]:
+            flags += [f"--{key}", cfg[key] if isinstance(cfg[key], str) else ",".join(cfg[key])]
+    return shlex.join(flags)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = ["# Did pre-training help?", ""]
+    for v in results["verdicts"]:
+        lines += [f"- **K = {v['labels_per_class']} labels per class**: " + "; ".join(v["sentences"])]
+    lines += ["", f"Data: {results['data']['source']} ({results['data']['n']} examples); test: "
+              f"{results['data']['test']} ({results['data']['test_n']} examples).", ""]  # fmt: skip
+    for k, rows in tables(results).items():
+        lines += [f"## {k} labels per class", "", "| " + " | ".join(HEADER) + " |", "|---" * len(HEADER) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows] + [""]
+    lines += ["## Reproduce", "", "```", command(results), "```", "", f"versions: {json.dumps(results['versions'])}"]
+    return "\n".join(lines) + "\n"
+
+
+def page(results: dict[str, Any]) -> str:
+    esc = html.escape
+    verdict_items = "".join(
+        f"<li><b>K = {v['labels_per_class']} labels per class</b>: {esc('; '.join(v['sentences']))}</li>"
+        for v in results["verdicts"]
+    )
+    sections = []
+    for k, rows in tables(results).items():
+        head = "".join(f"<th>{esc(h)}</th>" for h in HEADER)
+        body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+        sections.append(f"<h2>{k} labels per class</h2><table><tr>{head}</tr>{body}</table>")
+    data = results["data"]
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>ptft compare: did pre-training help?</title>
+<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:4px 8px;font-size:14px}}
+th{{background:#f3f3f3}}li{{margin:0.4em 0}}code,pre{{background:#f6f6f6;padding:2px 4px}}</style></head>
+<body><h1>Did pre-training help?</h1><ul id="verdicts">{verdict_items}</ul>
+<h2>Learning curve</h2><img alt="test accuracy against labels per class"
+ src="data:image/png;base64,{learning_curve(results)}">
+<h2>Paired difference against scratch</h2><img alt="accuracy minus scratch"
+ src="data:image/png;base64,{difference_chart(results)}">
+{"".join(sections)}
+<h2>Data</h2><p>{esc(data['source'])}: {data['n']} examples ({esc(data['modality'])}); test: {esc(data['test'])}
+({data['test_n']} examples). Every method sees the same K labelled examples per class for a seed; fine-tuning
+picks its step on a quarter of them. Intervals: Student t over seeds, paired differences on the same labels.</p>
+<h2>Reproduce</h2><pre>{esc(command(results))}</pre><p>versions: {esc(json.dumps(results['versions']))}</p>
+</body></html>
+"""
+
+
+def write_reports(folder: Path, results: dict[str, Any]) -> tuple[Path, Path]:
+    (folder / "report.md").write_text(markdown(results), encoding="utf-8")
+    (folder / "report.html").write_text(page(results), encoding="utf-8")
+    return folder / "report.md", folder / "report.html"
+
+
+def rebuild(folder: str | Path) -> tuple[Path, Path]:
+    """`ptft report DIR`: both reports again from DIR/results.json."""
+    from ptft.errors import DataError
+
+    path = Path(folder) / "results.json"
+    if not path.is_file():
+        raise DataError(f"{path} does not exist; give the folder of a finished ptft compare")
+    return write_reports(Path(folder), json.loads(path.read_text(encoding="utf-8")))

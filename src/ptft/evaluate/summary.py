@@ -1,0 +1,85 @@
+"""A study's rows summarised: per method and budget the mean test accuracy (and macro-F1) with its 95 %
+interval, the paired difference against `scratch` and against the best baseline, and per budget the
+sentences that answer "did pre-training help?"."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ptft.evaluate.stats import Interval, paired_difference, t_interval, verdict
+
+SCRATCH = "scratch"
+
+
+def _by_seed(rows: list[dict[str, Any]], method: str, per_class: int, key: str = "accuracy") -> dict[int, float]:
+    return {r["seed"]: r[key] for r in rows if r["method"] == method and r["labels_per_class"] == per_class}
+
+
+def _clean(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 6)
+
+
+def _diff_fields(prefix: str, diff: Interval | None) -> dict[str, float | None]:
+    if diff is None:
+        return {prefix: None, f"{prefix}_ci_low": None, f"{prefix}_ci_high": None}
+    return {prefix: _clean(diff.mean), f"{prefix}_ci_low": _clean(diff.low), f"{prefix}_ci_high": _clean(diff.high)}
+
+
+def best_baseline(rows: list[dict[str, Any]], per_class: int) -> str | None:
+    """The baseline with the highest mean accuracy at this budget."""
+    means = {
+        r["method"]: t_interval(list(_by_seed(rows, r["method"], per_class).values())).mean
+        for r in rows
+        if r["kind"] == "baseline" and r["labels_per_class"] == per_class
+    }
+    return max(means, key=lambda m: means[m]) if means else None
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per (method, budget), in the order the rows first name them."""
+    out = []
+    keys = list(dict.fromkeys((r["method"], r["labels_per_class"], r["kind"]) for r in rows))
+    for method, per_class, kind in keys:
+        accuracy = _by_seed(rows, method, per_class)
+        interval = t_interval(list(accuracy.values()))
+        f1 = t_interval(list(_by_seed(rows, method, per_class, "macro_f1").values()))
+        scratch = _by_seed(rows, SCRATCH, per_class)
+        baseline = best_baseline(rows, per_class)
+        entry = {
+            "method": method, "kind": kind, "labels_per_class": per_class, "n": interval.n,
+            "mean": _clean(interval.mean), "ci_low": _clean(interval.low), "ci_high": _clean(interval.high),
+            "macro_f1": _clean(f1.mean), "macro_f1_ci_low": _clean(f1.low), "macro_f1_ci_high": _clean(f1.high),
+        }  # fmt: skip
+        vs_scratch = paired_difference(accuracy, scratch) if scratch and method != SCRATCH else None
+        entry.update(_diff_fields("diff_vs_scratch", vs_scratch))
+        vs_best = None
+        if baseline and method != baseline:
+            vs_best = paired_difference(accuracy, _by_seed(rows, baseline, per_class))
+        entry.update(_diff_fields("diff_vs_best_baseline", vs_best), best_baseline=baseline)
+        out.append(entry)
+    return out
+
+
+def verdicts(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per budget: the best method that starts from a pre-trained encoder, against scratch and against the
+    best baseline, as sentences with their paired intervals."""
+    out = []
+    for per_class in sorted({s["labels_per_class"] for s in summary}):
+        here = [s for s in summary if s["labels_per_class"] == per_class]
+        pretrained = [s for s in here if s["kind"] == "finetune" and s["method"] != SCRATCH]
+        sentences = []
+        if not pretrained:
+            sentences.append("no pre-trained encoder in this study (give --pretrained): nothing to judge")
+        else:
+            best = max(pretrained, key=lambda s: s["mean"])
+            accuracy = _by_seed(rows, best["method"], per_class)
+            if any(s["method"] == SCRATCH for s in here):
+                diff = paired_difference(accuracy, _by_seed(rows, SCRATCH, per_class))
+                sentences.append(verdict(f"pre-training ({best['method']})", "scratch", diff))
+            if best["best_baseline"]:
+                diff = paired_difference(accuracy, _by_seed(rows, best["best_baseline"], per_class))
+                than = f"the best baseline ({best['best_baseline']})"
+                sentences.append(verdict(f"ptft ({best['method']})", than, diff))
+        out.append({"labels_per_class": per_class, "sentences": sentences})
+    return out

@@ -1,0 +1,144 @@
+"""`ptft compare`: statistics against a hand-computed example, paired splits (every method sees the same
+labelled examples per budget and seed), resume after a kill between and inside cells, the reports, and the
+command on a user's own folder of images and file of texts."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ptft import cli
+from ptft.api import Pretrainer, compare
+from ptft.evaluate import compare as compare_module
+from ptft.evaluate.stats import paired_difference, t_interval, verdict
+from tests.conftest import synthetic_images, synthetic_texts, write_png
+
+T_975_2 = 4.302652729911275  # Student t, 97.5 % quantile, 2 degrees of freedom
+
+
+def test_intervals_and_verdicts_match_a_hand_computed_example() -> None:
+    # accuracies 0.70, 0.72, 0.74: mean 0.72, sd 0.02, half-width t * sd / sqrt(3)
+    interval = t_interval([0.70, 0.72, 0.74])
+    half = T_975_2 * 0.02 / math.sqrt(3)
+    assert math.isclose(interval.mean, 0.72) and math.isclose(interval.low, 0.72 - half, rel_tol=1e-9)
+    assert math.isclose(interval.high, 0.72 + half, rel_tol=1e-9) and interval.n == 3
+    # paired: differences 0.02, 0.04, 0.03 -> mean 0.03, sd 0.01
+    diff = paired_difference({0: 0.72, 1: 0.75, 2: 0.73, 9: 0.99}, {0: 0.70, 1: 0.71, 2: 0.70})
+    half = T_975_2 * 0.01 / math.sqrt(3)
+    assert diff.n == 3 and math.isclose(diff.mean, 0.03) and math.isclose(diff.low, 0.03 - half, rel_tol=1e-9)
+    assert verdict("pre-training", "scratch", diff) == (
+        "pre-training helped by 3.0 points over scratch (95 % CI +0.5 to +5.5, 3 seeds)"
+    )
+    worse = paired_difference({0: 0.60, 1: 0.61, 2: 0.62}, {0: 0.70, 1: 0.71, 2: 0.70})
+    assert verdict("pre-training", "scratch", worse).startswith("pre-training hurt: 9.3 points below scratch")
+    unclear = paired_difference({0: 0.72, 1: 0.69, 2: 0.73}, {0: 0.70, 1: 0.71, 2: 0.70})
+    assert "did not help detectably over scratch (+1.0 points, 95 % CI" in verdict("pre-training", "scratch", unclear)
+    assert math.isnan(t_interval([0.5]).low) and "one seed" in verdict("x", "y", t_interval([0.01]))
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("pre") / "run"
+    options = {"dim": 16, "depth": 2, "batch_size": 16, "progress": False, "precision": "fp32", "steps": 4}
+    Pretrainer(out=str(run), encoder="cnn", objective="simclr", **options).fit(synthetic_images(128, seed=9))
+    return run
+
+
+def study(tmp_path: Path, pretrained: Path, **more: Any) -> dict[str, Any]:
+    options: dict[str, Any] = {"labels_per_class": "4,8", "seeds": 2, "out": str(tmp_path / "cmp"), "steps": 4,
+                               "eval_every": 2, "batch_size": 16, "precision": "fp32"}  # fmt: skip
+    options["pretrained"] = str(pretrained)
+    return compare(data=synthetic_images(160, seed=1), **{**options, **more})
+
+
+def test_every_method_sees_the_same_labelled_examples_per_budget_and_seed(tmp_path: Path, pretrained: Path) -> None:
+    results = study(tmp_path, pretrained)
+    rows = results["rows"]
+    assert {r["method"] for r in rows} == {"logreg", "scratch", "linear", "full"} and len(rows) == 4 * 2 * 2
+    for k in (4, 8):
+        for seed in (0, 1):
+            cell = {r["labelled"] for r in rows if r["labels_per_class"] == k and r["seed"] == seed}
+            assert len(cell) == 1  # one labelled set per (budget, seed), whatever the method
+    assert len({r["labelled"] for r in rows}) == 4  # and another one for every other (budget, seed)
+    summary = {(s["method"], s["labels_per_class"]): s for s in results["summary"]}
+    full = summary[("full", 8)]
+    assert full["n"] == 2 and full["ci_low"] <= full["mean"] <= full["ci_high"]
+    assert full["diff_vs_scratch"] is not None and summary[("scratch", 8)]["diff_vs_scratch"] is None
+    assert {v["labels_per_class"] for v in results["verdicts"]} == {4, 8}
+    assert all("over scratch" in v["sentences"][0] for v in results["verdicts"])
+    folder = tmp_path / "cmp"
+    page = (folder / "report.html").read_text()
+    assert "Did pre-training help?" in page and "data:image/png;base64," in page and "http" not in page.lower()
+    assert results["verdicts"][0]["sentences"][0] in (folder / "report.md").read_text()
+
+
+def test_resume_after_a_kill_between_and_inside_cells_gives_the_same_results(
+    tmp_path: Path, pretrained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = study(tmp_path / "whole", pretrained, labels_per_class="4", out=str(tmp_path / "whole"))
+    calls: list[str] = []
+    real = compare_module.run_cell
+
+    def killed_at_the_fourth(cell: Any, *args: Any) -> dict[str, Any]:
+        calls.append(cell.key)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # a kill inside the fourth cell: its row is never written
+        return real(cell, *args)
+
+    monkeypatch.setattr(compare_module, "run_cell", killed_at_the_fourth)
+    out = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        study(tmp_path, pretrained, labels_per_class="4", out=str(out))
+    assert len((out / "cells.jsonl").read_text().splitlines()) == 3
+    with open(out / "cells.jsonl", "a") as fh:
+        fh.write('{"method": "full", "ki')  # and a line cut off by the kill
+    monkeypatch.setattr(compare_module, "run_cell", lambda cell, *args: calls.append(cell.key) or real(cell, *args))
+    resumed = study(tmp_path, pretrained, labels_per_class="4", out=str(out), resume=True)
+    assert len(calls) == len(set(calls[:3])) + 1 + 5 and calls[3] == calls[4]  # the cut cell again, no other twice
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in resumed["rows"]]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in whole["rows"]]
+    assert resumed["summary"] == whole["summary"] and resumed["verdicts"] == whole["verdicts"]
+
+
+def test_compare_on_a_folder_of_images_and_a_file_of_texts_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = synthetic_images(64, seed=2)
+    folder = tmp_path / "photos"
+    for i, (image, label) in enumerate(zip(images.images, images.labels)):  # type: ignore[arg-type]
+        write_png(folder / images.label_names[int(label)] / f"{i}.png", image[0])
+    common = ["--labels-per-class", "3", "--seeds", "2", "--steps", "2", "--batch-size", "8", "--dim", "16",
+              "--depth", "2", "--precision", "fp32"]  # fmt: skip
+    assert cli.main(["compare", "--data", str(folder), "--out", str(tmp_path / "c1"), *common]) == 0
+    out = capsys.readouterr().out
+    assert "3 labels per class: no pre-trained encoder in this study" in out and "report.html" in out
+    rows = json.loads((tmp_path / "c1" / "results.json").read_text())["rows"]
+    assert {r["method"] for r in rows} == {"logreg", "scratch"} and len(rows) == 4
+    texts = synthetic_texts(80, seed=3)
+    corpus = tmp_path / "texts.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t, "label": texts.label_names[int(k)]}) + "\n"
+                              for t, k in zip(texts.texts, texts.labels)))  # type: ignore[arg-type]  # fmt: skip
+    argv = ["compare", "--data", str(corpus), "--out", str(tmp_path / "c2"), "--vocab-size", "120", *common]
+    assert cli.main(argv) == 0
+    results = json.loads((tmp_path / "c2" / "results.json").read_text())
+    assert {r["method"] for r in results["rows"]} == {"tfidf-logreg", "scratch"}
+    assert "stratified 20%" in results["data"]["test"] and results["data"]["test_n"] == 16
+    (tmp_path / "c2" / "report.html").unlink()
+    assert cli.main(["report", str(tmp_path / "c2")]) == 0 and (tmp_path / "c2" / "report.html").is_file()
+    assert cli.main(["compare", "--data", str(corpus), "--out", str(tmp_path / "c2"), *common]) == 2  # kept
+    assert "already holds a run" in capsys.readouterr().err
+    assert cli.main(["compare", "--data", str(corpus), "--methods", "full", "--out", str(tmp_path / "c3")]) == 2
+    assert "fine-tunes a pre-trained encoder; give --pretrained" in capsys.readouterr().err
+    assert not (tmp_path / "c3").exists()
+
+
+def test_dry_run_lists_the_cells_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = compare(data=synthetic_images(64), labels_per_class="2,4", seeds=3, dry_run=True, out=str(tmp_path / "d"))
+    assert len(results["cells"]) == 2 * 2 * 3 and not (tmp_path / "d").exists()
+    assert "12 cells (2 methods x 2 budgets x 3 seeds)" in capsys.readouterr().out
+    assert np.unique(results["cells"]).size == 12
