@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ def supervised_objective(
 
 def _fit_once(
     model: Classifier,
+    groups: list[dict[str, Any]],
     x: Batch,
     y: torch.Tensor,
     data: LabelledBatches,
@@ -61,7 +62,6 @@ def _fit_once(
     stop_at: int,
     desc: str,
 ) -> TrainResult:
-    groups = STRATEGIES.get(cfg.strategy)(model, cfg.loop.lr, cfg.head_lr_scale)
     regression = isinstance(model.head, RegressionHead)
     objective = supervised_objective(model, cfg, modality, data.x_pool)
     stream = BatchStream(
@@ -80,6 +80,42 @@ def _fit_once(
     return result
 
 
+def _stage_config(cfg: FinetuneConfig, share: float) -> FinetuneConfig:
+    """`cfg` with `share` of its steps (or epochs): one stage of a staged strategy."""
+    if share == 1.0:
+        return cfg
+    loop = replace(cfg.loop, steps=max(1, round(cfg.loop.steps * share)) if cfg.loop.steps else 0,
+                   epochs=cfg.loop.epochs * share)  # fmt: skip
+    return replace(cfg, loop=loop)
+
+
+def _stages(
+    model: Classifier, data: LabelledBatches, cfg: FinetuneConfig, modality: Modality, run_dir: Path | None,
+    info: Dist, resume: bool, stop_at: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Run the strategy's stages one after the other, each from where the last left the model (its best
+    validation checkpoint). Only the first stage resumes exactly; a later one starts again."""
+    stages = STRATEGIES.get(cfg.strategy)(model, cfg)
+    done = []
+    for i, stage in enumerate(stages):
+        stage_dir = run_dir if i == 0 or run_dir is None else run_dir / f"stage-{i}-{stage.name}"
+        groups = stage.prepare(model, cfg)
+        desc = "fine-tune" if len(stages) == 1 else f"fine-tune {stage.name}"
+        result = _fit_once(model, groups, data.x_train, data.y_train, data, _stage_config(cfg, stage.share), modality,
+                           stage_dir, info, resume and i == 0, stop_at if i == 0 else 0, desc)  # fmt: skip
+        done.append((stage.name, result))
+    last = done[-1][1]
+    summary: dict[str, Any] = {
+        ("val_neg_rmse" if isinstance(model.head, RegressionHead) else "val_accuracy"): last.best,
+        "steps": sum(r.steps for _, r in done),
+        "stopped": last.stopped,
+        "seconds": sum(r.seconds for _, r in done),
+    }
+    if len(done) > 1:
+        summary["stages"] = [{"name": n, "steps": r.steps, "val": r.best, "stopped": r.stopped} for n, r in done]
+    return summary
+
+
 def finetune(
     model: Classifier,
     data: LabelledBatches,
@@ -92,21 +128,14 @@ def finetune(
 ) -> dict[str, Any]:
     """Fine-tune `model` in place; returns a summary (validation accuracy, steps, why it stopped)."""
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    result = _fit_once(
-        model, data.x_train, data.y_train, data, cfg, modality, run_dir, info, resume, stop_at, "fine-tune"
-    )
-    summary: dict[str, Any] = {
-        ("val_neg_rmse" if isinstance(model.head, RegressionHead) else "val_accuracy"): result.best,
-        "steps": result.steps,
-        "stopped": result.stopped,
-        "seconds": result.seconds,
-    }
+    summary = _stages(model, data, cfg, modality, run_dir, info, resume, stop_at)
+    result_best = summary.get("val_accuracy")
     if cfg.strategy != "self-train":
         return summary
 
     chosen, pseudo = pseudo_label(model, data.x_pool, cfg.pseudo_threshold, cfg.pseudo_max_per_class)
     teacher = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    summary.update(teacher_val_accuracy=result.best, pseudo_labels=int(len(chosen)))
+    summary.update(teacher_val_accuracy=result_best, pseudo_labels=int(len(chosen)))
     if len(chosen) == 0:
         summary["student"] = "skipped: no pool example reached the confidence threshold"
         return summary
@@ -114,11 +143,12 @@ def finetune(
     x = Batch.cat([data.x_train, data.x_pool.rows(chosen)])
     y = torch.cat([data.y_train, pseudo])
     student_dir = None if run_dir is None else run_dir / "self-train"
-    student = _fit_once(model, x, y, data, cfg, modality, student_dir, info, False, 0, "self-train")
-    summary.update(student_val_accuracy=student.best, seconds=result.seconds + student.seconds)
-    if (student.best or 0.0) < (result.best or 0.0):
+    groups = STRATEGIES.get("full")(model, cfg)[0].prepare(model, cfg)
+    student = _fit_once(model, groups, x, y, data, cfg, modality, student_dir, info, False, 0, "self-train")
+    summary.update(student_val_accuracy=student.best, seconds=summary["seconds"] + student.seconds)
+    if (student.best or 0.0) < (result_best or 0.0):
         model.load_state_dict(teacher)  # keep whichever validates better
         summary["kept"] = "teacher"
     else:
-        summary.update(kept="student", val_accuracy=student.best, steps=result.steps + student.steps)
+        summary.update(kept="student", val_accuracy=student.best, steps=summary["steps"] + student.steps)
     return summary

@@ -1,34 +1,116 @@
-"""Fine-tuning strategies: small functions that prepare a classifier and return its parameter groups.
+"""Fine-tuning strategies: small functions over the encoder surface (`.blocks`, ordered bottom to top; no
+parameter names parsed) that return the stages of a fine-tuning, each preparing the model (what it
+freezes) and giving its parameter groups.
 
-`full` trains everything (head at a higher rate), `linear` freezes the encoder (linear probe),
-`self-train` is `full` followed by pseudo-labelling of the unlabeled pool (see selftrain.py),
-`fixmatch` is `full` with a consistency loss on the pool at every step (objectives/consistency.py).
+- `full` trains everything (the head at `--head-lr-scale` x the rate); `linear` freezes the encoder
+  (linear probe); `self-train` and `fixmatch` are `full` plus the pool (finetune/run.py, objectives).
+- `llrd`: layer-wise learning-rate decay (Howard & Ruder 2018; Clark et al. 2020): block i of D (1 = the
+  lowest) trains at lr x decay^(D - i); what lies outside the blocks (embeddings) at lr x decay^D.
+- `lp-ft`: a linear probe first, then full fine-tuning from that head (Kumar et al., ICLR 2022, "Fine-Tuning
+  can Distort Pretrained Features": better than full fine-tuning when the head starts random).
+- `gradual-unfreeze` (ULMFiT, Howard & Ruder 2018): the head alone, then one more block per stage from the
+  top, the whole encoder in the last; the loop's steps are shared equally between the stages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from torch import nn
+
+from ptft.config import FinetuneConfig
 from ptft.models.heads import Classifier
 from ptft.registry import Registry
 
 ParamGroups = list[dict[str, Any]]
-STRATEGIES: Registry[Callable[[Classifier, float, float], ParamGroups]] = Registry("strategy")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    prepare: Callable[[Classifier, FinetuneConfig], ParamGroups]  # sets what trains; returns the groups
+    share: float = 1.0  # of the loop's steps
+
+
+Strategy = Callable[[Classifier, FinetuneConfig], list[Stage]]
+STRATEGIES: Registry[Strategy] = Registry("strategy")
+
+
+def _head(model: Classifier, cfg: FinetuneConfig) -> dict[str, Any]:
+    return {"params": list(model.head.parameters()), "lr": cfg.loop.lr * cfg.head_lr_scale}
+
+
+def _outside_blocks(encoder: nn.Module, blocks: nn.ModuleList) -> list[nn.Parameter]:
+    inside = {id(p) for p in blocks.parameters()}
+    return [p for p in encoder.parameters() if id(p) not in inside]
+
+
+def full_groups(model: Classifier, cfg: FinetuneConfig) -> ParamGroups:
+    model.unfreeze_encoder()
+    return [{"params": list(model.encoder.parameters()), "lr": cfg.loop.lr}, _head(model, cfg)]
+
+
+def linear_groups(model: Classifier, cfg: FinetuneConfig) -> ParamGroups:
+    model.freeze_encoder()
+    return [_head(model, cfg)]
+
+
+def llrd_groups(model: Classifier, cfg: FinetuneConfig) -> ParamGroups:
+    model.unfreeze_encoder()
+    blocks, decay, lr = model.encoder.blocks, cfg.layer_decay, cfg.loop.lr
+    depth = len(blocks)
+    groups = [
+        {"params": list(block.parameters()), "lr": lr * decay ** (depth - i)} for i, block in enumerate(blocks, 1)
+    ]
+    rest = _outside_blocks(model.encoder, blocks)
+    return [g for g in [{"params": rest, "lr": lr * decay**depth}, *groups] if g["params"]] + [_head(model, cfg)]
+
+
+def top_blocks(count: int) -> Callable[[Classifier, FinetuneConfig], ParamGroups]:
+    """A stage that trains the head and the top `count` blocks (all of the encoder once count is its depth)."""
+
+    def prepare(model: Classifier, cfg: FinetuneConfig) -> ParamGroups:
+        blocks = model.encoder.blocks
+        if count >= len(blocks):
+            return full_groups(model, cfg)
+        model.freeze_encoder()
+        if not count:
+            return [_head(model, cfg)]
+        model.unfreeze_encoder(train_only=list(blocks)[-count:])
+        return [
+            {"params": [p for b in list(blocks)[-count:] for p in b.parameters()], "lr": cfg.loop.lr},
+            _head(model, cfg),
+        ]
+
+    return prepare
 
 
 @STRATEGIES.register("full")
-def full(model: Classifier, lr: float, head_lr_scale: float) -> ParamGroups:
-    return [
-        {"params": list(model.encoder.parameters()), "lr": lr},
-        {"params": list(model.head.parameters()), "lr": lr * head_lr_scale},
-    ]
+def full(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
+    return [Stage("full", full_groups)]
 
 
 @STRATEGIES.register("linear")
-def linear(model: Classifier, lr: float, head_lr_scale: float) -> ParamGroups:
-    model.freeze_encoder()
-    return [{"params": list(model.head.parameters()), "lr": lr * head_lr_scale}]
+def linear(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
+    return [Stage("linear", linear_groups)]
+
+
+@STRATEGIES.register("llrd")
+def llrd(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
+    return [Stage("llrd", llrd_groups)]
+
+
+@STRATEGIES.register("lp-ft")
+def lp_ft(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
+    return [Stage("linear-probe", linear_groups), Stage("fine-tune", full_groups)]
+
+
+@STRATEGIES.register("gradual-unfreeze")
+def gradual_unfreeze(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
+    depth = len(model.encoder.blocks)
+    return [Stage(f"top-{n}", top_blocks(n), 1.0 / (depth + 1)) for n in range(depth + 1)]
 
 
 STRATEGIES.register("self-train")(full)

@@ -58,6 +58,17 @@ class Classifier(nn.Module):
         self.encoder.requires_grad_(False)
         self.encoder.eval()
 
+    def unfreeze_encoder(self, train_only: list[nn.Module] | None = None) -> None:
+        """Undo `freeze_encoder`. With `train_only`, only those parts of the encoder get gradients again; the
+        rest keeps its weights and (in eval mode) its batch-norm statistics."""
+        if train_only is not None:
+            for module in train_only:
+                module.requires_grad_(True)
+            return
+        self.encoder_frozen = False
+        self.encoder.requires_grad_(True)
+        self.encoder.train(self.training)
+
     def train(self, mode: bool = True) -> Classifier:
         super().train(mode)
         if self.encoder_frozen:

@@ -28,7 +28,7 @@ from ptft.version import __version__
 CONFIG_FILE = "config.json"  # the resolved config of the run
 PREPROCESSOR_FILE = "preprocessor.json"  # the fitted preprocessing of a run in progress (for --resume)
 AUTO_BATCH_FILE = "batch_size.json"  # the batch size --batch-size auto found (reused by --resume)
-RESUMABLE = ("resume", "self-train/resume")  # checkpoint folders, removed once the run is finished
+RESUMABLE = ("resume", "*/resume")  # checkpoint folders (also of self-training, later stages), removed at the end
 FREE_ON_RESUME = {"workers", "progress"}  # options that do not change what a run computes
 
 
@@ -103,8 +103,9 @@ def finish_run(run_dir: Path, meta: dict[str, Any], tensors: dict[str, torch.Ten
     def work() -> None:
         (run_dir / PREPROCESSOR_FILE).unlink(missing_ok=True)  # the bundle's ptft.json holds it now
         write_bundle(run_dir, {**meta, "versions": versions()}, tensors)
-        for folder in RESUMABLE:
-            shutil.rmtree(run_dir / folder, ignore_errors=True)  # finished: nothing left to resume
+        for pattern in RESUMABLE:
+            for folder in run_dir.glob(pattern):
+                shutil.rmtree(folder, ignore_errors=True)  # finished: nothing left to resume
 
     on_rank0(work, info)
 

@@ -1,0 +1,94 @@
+"""Fine-tuning strategies: each trains the parameters it should and no others (checked on the weights of
+every stage the loop runs), llrd's rates follow decay^(depth - i), lp-ft probes before it fine-tunes, and
+gradual unfreezing opens one more block per stage from the top."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+import ptft.finetune.run as run_module
+from ptft.api import FineTuner
+from ptft.config import FinetuneConfig, LoopConfig
+from ptft.finetune.strategies import STRATEGIES, llrd_groups
+from ptft.models import ClassificationHead, Classifier, build_encoder
+from tests.conftest import synthetic_images
+
+SPEC = {"name": "cnn", "input_shape": [1, 16, 16], "dim": 16, "depth": 3}
+
+
+def stage_spy(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Wraps the loop: per call, which parameters its groups hold and which weights changed."""
+    calls: list[dict[str, Any]] = []
+    real = run_module.train
+
+    def spy(objective: Any, *args: Any, **kwargs: Any) -> Any:
+        groups = args[4] if len(args) > 4 else kwargs["param_groups"]
+        named = dict(objective.classifier.named_parameters())
+        before = {n: p.detach().clone() for n, p in named.items()}
+        result = real(objective, *args, **kwargs)
+        in_groups = {id(p) for g in groups for p in g["params"]}
+        calls.append({
+            "trained": {n for n, p in named.items() if id(p) in in_groups},
+            "changed": {n for n, p in named.items() if not torch.equal(before[n], p.detach())},
+            "lrs": [g["lr"] for g in groups],
+        })  # fmt: skip
+        return result
+
+    monkeypatch.setattr(run_module, "train", spy)
+    return calls
+
+
+def finetune(strategy: str, tmp_path: Any, tiny: dict[str, Any], **more: Any) -> FineTuner:
+    options = {**tiny, "encoder": "cnn", "depth": 3, "steps": 6, "eval_every": 3, "lr": 3e-3}
+    return FineTuner(out=str(tmp_path / strategy), strategy=strategy, labels_per_class=4, augment=False,
+                     **{**options, **more}).fit(synthetic_images(64))  # fmt: skip
+
+
+@pytest.mark.parametrize("strategy", ["full", "linear", "llrd", "lp-ft", "gradual-unfreeze"])
+def test_each_stage_trains_what_it_should_and_nothing_else(
+    strategy: str, tmp_path: Any, tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = stage_spy(monkeypatch)
+    tuned = finetune(strategy, tmp_path, tiny)
+    head = {n for c in calls for n in c["trained"] if n.startswith("head.")}
+    assert head and all(head <= c["trained"] for c in calls)  # every stage trains the head
+    for call in calls:
+        assert call["changed"] <= call["trained"], call["changed"] - call["trained"]  # nothing else moved
+        assert {n for n in call["trained"] if n.startswith("head.fc")} <= call["changed"]  # and the head did
+    encoder = {n for n in calls[0]["trained"] | calls[-1]["trained"] if n.startswith("encoder.")}
+    stages = {"full": 1, "linear": 1, "llrd": 1, "lp-ft": 2, "gradual-unfreeze": 4}[strategy]
+    assert len(calls) == stages and (len(tuned.metrics_.get("stages", [0])) == stages)
+    if strategy == "linear":
+        assert not encoder
+    if strategy == "lp-ft":
+        assert not {n for n in calls[0]["trained"] if n.startswith("encoder.")}  # the probe first
+        assert {n for n in calls[1]["trained"] if n.startswith("encoder.")}  # then everything
+    if strategy == "gradual-unfreeze":
+        opened = [len({n.split(".")[2] for n in c["trained"] if n.startswith("encoder.blocks.")}) for c in calls]
+        assert opened == [0, 1, 2, 3]  # one more block per stage, from the top
+        tops = [sorted({n.split(".")[2] for n in c["trained"] if n.startswith("encoder.blocks.")}) for c in calls]
+        assert tops[1] == ["2"] and tops[2] == ["1", "2"]
+
+
+def test_llrd_rates_decay_from_the_top_block_down() -> None:
+    model = Classifier(build_encoder(SPEC), ClassificationHead(16, 4))
+    cfg = FinetuneConfig(strategy="llrd", layer_decay=0.5, head_lr_scale=10.0, loop=LoopConfig(lr=1e-3))
+    groups = llrd_groups(model, cfg)
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3 * 0.25, 1e-3 * 0.5, 1e-3, 1e-2])  # CNN: all in blocks
+    covered = [id(p) for g in groups for p in g["params"]]
+    assert sorted(covered) == sorted(id(p) for p in model.parameters()) and len(covered) == len(set(covered))
+    text = build_encoder({"name": "transformer", "vocab_size": 50, "pad_id": 0, "max_length": 8, "dim": 16, "depth": 2,
+                          "heads": 2})  # fmt: skip
+    groups = llrd_groups(Classifier(text, ClassificationHead(16, 3)), cfg)
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3 * 0.25, 1e-3 * 0.5, 1e-3, 1e-2])  # embeddings lowest
+    assert {id(p) for p in text.token_embedding.parameters()} <= {id(p) for p in groups[0]["params"]}
+
+
+def test_every_strategy_is_registered_and_named_in_the_config_help() -> None:
+    from ptft.cli import _comments
+
+    assert {"full", "linear", "llrd", "lp-ft", "gradual-unfreeze", "self-train", "fixmatch"} <= set(STRATEGIES.names())
+    assert all(name in _comments(FinetuneConfig)["strategy"] for name in STRATEGIES.names())
