@@ -8,7 +8,7 @@ STAMP := $(VENV)/.ptft-installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 WORDNET := /usr/share/wordnet/data.noun
 
-.PHONY: demo demo-text test test-faults fuzz-explore lint bench data clean-venv
+.PHONY: demo demo-text test test-faults fuzz-explore lint bench data browser clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,13 +28,21 @@ data:
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
 	fi
 
+# Headless Chromium (Debian package chromium) renders the compare report in the browser test.
+browser:
+	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then \
+	  echo "installing Debian package chromium (the report's browser test)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; \
+	fi
+
 demo: $(STAMP) data
 	$(BIN)/ptft demo
 
 demo-text: $(STAMP) data
 	$(BIN)/ptft demo --task wordnet-supersenses
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 	$(BIN)/lint-imports

@@ -24,7 +24,8 @@ def _pct(value: float | None) -> str:
 
 
 def _interval(entry: dict[str, Any], prefix: str) -> str:
-    mean, low, high = entry[prefix], entry.get(f"{prefix}_ci_low"), entry.get(f"{prefix}_ci_high")
+    bounds = "ci" if prefix == "mean" else f"{prefix}_ci"
+    mean, low, high = entry[prefix], entry.get(f"{bounds}_low"), entry.get(f"{bounds}_high")
     if mean is None:
         return "–"
     sign = "+" if prefix.startswith("diff") and mean > 0 else ""
@@ -64,6 +65,9 @@ def learning_curve(results: dict[str, Any]) -> str:
             axes.fill_between(ks, [100 * s["ci_low"] for _, s in points], [100 * s["ci_high"] for _, s in points],
                               alpha=0.15)  # fmt: skip
     axes.set_xscale("log")
+    budgets = sorted({s["labels_per_class"] for s in results["summary"]})
+    axes.set_xticks(budgets, [str(k) for k in budgets])
+    axes.minorticks_off()
     axes.set_xlabel("labelled examples per class (in all)")
     axes.set_ylabel("test accuracy %")
     axes.legend(fontsize=8)
