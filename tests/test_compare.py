@@ -142,3 +142,29 @@ def test_dry_run_lists_the_cells_and_writes_nothing(tmp_path: Path, capsys: pyte
     assert len(results["cells"]) == 2 * 2 * 3 and not (tmp_path / "d").exists()
     assert "12 cells (2 methods x 2 budgets x 3 seeds)" in capsys.readouterr().out
     assert np.unique(results["cells"]).size == 12
+
+
+def test_kfold_folds_are_stratified_seeded_and_the_final_fit_uses_every_label() -> None:
+    from ptft.data.splits import fold_split
+
+    labels = np.repeat(np.arange(3), 10)
+    chosen = np.arange(0, 30, 2)  # 5 per class
+    vals = [fold_split(labels, chosen, 5, f, seed=7)[1] for f in range(5)]
+    assert sorted(np.concatenate(vals).tolist()) == chosen.tolist()  # the folds cover the labelled set once
+    assert all(sorted(labels[v].tolist()) == [0, 1, 2] for v in vals)  # stratified: each fold holds every class
+    train, val = fold_split(labels, chosen, 5, 2, seed=7)
+    assert not set(train) & set(val) and sorted([*train, *val]) == chosen.tolist()
+    assert np.array_equal(fold_split(labels, chosen, 5, 2, seed=7)[1], val)  # seeded
+    assert any(not np.array_equal(fold_split(labels, chosen, 5, f, seed=8)[1], vals[f]) for f in range(5))
+    everything, none = fold_split(labels, chosen, 5, -1, seed=7)
+    assert everything.tolist() == chosen.tolist() and len(none) == 0  # the final fit: every label, no validation
+
+
+def test_kfold_selection_in_compare_fits_on_all_k_with_the_median_step(tmp_path: Path, pretrained: Path) -> None:
+    results = study(tmp_path, pretrained, labels_per_class="4", seeds=1, select="kfold", methods="logreg,full")
+    rows = {r["method"]: r for r in results["rows"]}
+    assert rows["full"]["folds"] == 4 and len(rows["full"]["fold_best_steps"]) == 4
+    assert rows["full"]["labelled"] == rows["logreg"]["labelled"]  # the final fit trains on all K, as the baseline
+    final = json.loads((tmp_path / "cmp" / "runs" / "full-k4-seed0" / "final" / "ptft.json").read_text())
+    assert final["metrics"]["train_labels"] == 4 * 4 and final["metrics"]["val_labels"] == 0
+    assert final["metrics"]["steps"] == max(1, int(np.median(rows["full"]["fold_best_steps"])))

@@ -138,6 +138,8 @@ class FinetuneConfig:
     task: str = "classification"  # classification | regression (numeric labels, MSE loss, RMSE/MAE/R²/Spearman)
     labels_per_class: int = 10  # label budget K (stratified); regression: K labels in all; 0 = use every label
     val_per_class: int = 0  # validation examples per class (regression: in all); 0 = same as labels_per_class
+    folds: int = 0  # k-fold selection: the labels_per_class examples are cut into this many folds; 0 = val_per_class
+    fold: int = 0  # with --folds: the fold that validates (0 .. folds-1); -1 = none, train on all for --steps
     test: str = ""  # optional test set evaluated at the end (e.g. fashion-mnist:test)
     augment: bool = True  # random shifts/flips/erasing while fine-tuning
     head_lr_scale: float = 10.0  # head learning rate = lr x this
@@ -154,6 +156,10 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         if self.task not in ("classification", "regression"):
             raise ConfigError(f"option 'task' is classification or regression, got {self.task!r}")
+        if self.folds == 1 or self.folds < 0 or (self.folds and not -1 <= self.fold < self.folds):
+            raise ConfigError(
+                f"options 'folds' (0, or at least 2) and 'fold' (-1 .. folds-1): got {self.folds}, {self.fold}"
+            )
         if not 0 < self.layer_decay <= 1:
             raise ConfigError(f"option 'layer_decay' must lie in (0, 1], got {self.layer_decay}")
         if self.task == "regression" and self.strategy in ("self-train", "fixmatch"):
@@ -171,7 +177,7 @@ class CompareConfig:
     labels_per_class: tuple[int, ...] = (10,)  # label budgets K: K labelled examples per class in all
     seeds: int = 5  # label draws per budget (every method sees the same K examples per seed)
     seed: int = 0  # the first seed
-    select: str = "holdout"  # holdout: a quarter of the K examples (at least 1 per class) picks the step
+    select: str = "holdout"  # holdout: a quarter of the K picks the step | kfold: K folds (at most 5), then all K
     out: str = "runs/compare"  # folder for the study (cells.jsonl, results.json, report.md, runs/)
     overwrite: bool = False  # replace an existing study folder
     resume: bool = False  # continue a study in --out: finished cells are kept, the others run
@@ -190,8 +196,8 @@ class CompareConfig:
             )
         if self.seeds < 1:
             raise ConfigError(f"option 'seeds' must be at least 1, got {self.seeds}")
-        if self.select not in ("holdout",):
-            raise ConfigError(f"option 'select' is holdout (k-fold selection is not built yet), got {self.select!r}")
+        if self.select not in ("holdout", "kfold"):
+            raise ConfigError(f"option 'select' is holdout or kfold, got {self.select!r}")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"option 'test_fraction' must lie in (0, 1), got {self.test_fraction}")
 

@@ -77,3 +77,22 @@ def random_budget(labelled: np.ndarray, n_train: int, n_val: int, seed: int, sou
 def ids_fingerprint(ids: list[str]) -> str:
     """sha256 of a set of example ids (order-free): equal for two runs that used the same labelled examples."""
     return hashlib.sha256("\0".join(sorted(ids)).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def fold_split(
+    labels: np.ndarray, chosen: np.ndarray, folds: int, fold: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(training, validation) indices among `chosen`: fold `fold` of `folds` stratified, seeded folds validates
+    and the others train; `fold` = -1: every chosen example trains and none validates."""
+    if fold == -1:
+        return np.sort(chosen), np.zeros(0, dtype=np.int64)
+    from sklearn.model_selection import StratifiedKFold
+
+    counts = np.bincount(labels[chosen])
+    if counts[counts > 0].min() < folds:
+        raise DataError(
+            f"{folds}-fold selection needs at least {folds} labelled examples of every class; use fewer folds"
+        )
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    train, val = list(splitter.split(chosen, labels[chosen]))[fold]
+    return np.sort(chosen[train]), np.sort(chosen[val])

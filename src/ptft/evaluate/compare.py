@@ -3,7 +3,8 @@
 Every method x label budget x seed is a cell. For a budget K and a seed, every method sees the same K
 labelled examples per class (the first K of each class in that seed's order): the baselines train on all K;
 a fine-tuning method trains on K - V and picks its step on the V others (`--select holdout`,
-V = max(1, K // 4)), so "K labels per class" means K in all, for every row alike. Cells are appended to
+V = max(1, K // 4)), or picks it by k-fold over the K and then trains on all K (`--select kfold`), so
+"K labels per class" means K in all, for every row alike. Cells are appended to
 `cells.jsonl` as they finish: `--resume` keeps the finished ones and runs the rest. The summary gives
 each method's mean with a 95 % interval and the paired difference against `scratch` and against the best
 baseline (`stats.py`), and one sentence per budget.
@@ -29,7 +30,7 @@ from ptft.errors import ConfigError, DataError
 from ptft.evaluate.baselines import run_baseline
 from ptft.evaluate.report import write_reports
 from ptft.evaluate.summary import summarize, verdicts
-from ptft.finetune.job import run_finetune
+from ptft.finetune.job import Finetuned, run_finetune
 from ptft.finetune.model import load
 from ptft.modalities import Modality, modality_of, read_data
 from ptft.train.distributed import Dist
@@ -134,11 +135,31 @@ def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, ou
         row.update(run_baseline(cell.method, train, test, train_k, cell.seed, val_per_class=val_k, **context))
     else:
         run = out / "runs" / cell.key.replace("|", "-")
-        tuned = run_finetune(_finetune_config(cfg, cell, run, context["shape"]), train)
+        base = _finetune_config(cfg, cell, run, context["shape"])
+        tuned = run_finetune(base, train) if cfg.select == "holdout" else kfold_finetune(base, train, row)
         report = tuned.model.evaluate(test)
         row.update(accuracy=report["accuracy"], macro_f1=report["macro_f1"], labelled=tuned.metrics["labelled"],
                    steps=tuned.metrics["steps"])  # fmt: skip
     return {**row, "seconds": round(time.perf_counter() - start, 2)}
+
+
+def kfold_finetune(cfg: FinetuneConfig, train: Examples, row: dict[str, Any]) -> Finetuned:
+    """k-fold selection on the K labelled examples per class (k = min(5, K) stratified, seeded folds): each fold
+    validates a run on the others, which gives the step of its best validation score; then one run on all K
+    for the median of those steps, without validation. Every labelled example is used for the final fit."""
+    k = cfg.labels_per_class + cfg.val_per_class
+    folds = min(5, k)
+    best = []
+    for fold in range(folds):
+        fold_cfg = replace(
+            cfg, labels_per_class=k, val_per_class=0, folds=folds, fold=fold, out=f"{cfg.out}/fold-{fold}"
+        )
+        best.append(run_finetune(fold_cfg, train).metrics["best_step"] or cfg.loop.steps)
+    steps = max(1, int(np.median(best)))
+    row.update(folds=folds, fold_best_steps=best)
+    final = replace(cfg, labels_per_class=k, val_per_class=0, folds=folds, fold=-1, out=f"{cfg.out}/final",
+                    loop=replace(cfg.loop, steps=steps, patience=0))  # fmt: skip
+    return run_finetune(final, train)
 
 
 def finished_cells(path: Path) -> dict[str, dict[str, Any]]:

@@ -116,6 +116,12 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _selection(results: dict[str, Any]) -> str:
+    if results["config"].get("select") == "kfold":
+        return "by stratified k-fold over them (at most 5 folds), then trains on all of them"
+    return "on a quarter of them (at least one per class) and trains on the rest"
+
+
 def page(results: dict[str, Any]) -> str:
     esc = html.escape
     verdict_items = "".join(
@@ -141,7 +147,7 @@ th{{background:#f3f3f3}}li{{margin:0.4em 0}}code,pre{{background:#f6f6f6;padding
 {"".join(sections)}
 <h2>Data</h2><p>{esc(data['source'])}: {data['n']} examples ({esc(data['modality'])}); test: {esc(data['test'])}
 ({data['test_n']} examples). Every method sees the same K labelled examples per class for a seed; fine-tuning
-picks its step on a quarter of them. Intervals: Student t over seeds, paired differences on the same labels.</p>
+picks its step {_selection(results)}. Intervals: Student t over seeds, paired differences on the same labels.</p>
 <h2>Reproduce</h2><pre>{esc(command(results))}</pre><p>versions: {esc(json.dumps(results['versions']))}</p>
 </body></html>
 """

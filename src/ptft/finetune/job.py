@@ -15,7 +15,7 @@ import torch
 from ptft.config import FinetuneConfig, to_dict
 from ptft.data.dedup import pool_without_leakage
 from ptft.data.labels import numeric_targets
-from ptft.data.splits import Split, ids_fingerprint, label_budget, random_budget
+from ptft.data.splits import Split, fold_split, ids_fingerprint, label_budget, random_budget
 from ptft.data.types import Examples, note_skips, skip_report
 from ptft.errors import BundleError, ConfigError, DataError
 from ptft.finetune.model import Model
@@ -69,6 +69,12 @@ def starting_point(cfg: FinetuneConfig, modality: Modality, data: Examples, info
 def split_budget(cfg: FinetuneConfig, data: Examples) -> Split:
     """The training, validation and pool indices of `data` for this seed and label budget."""
     assert data.labels is not None
+    if cfg.folds:  # k-fold selection: the labelled set, then one fold of it validates (or none)
+        if cfg.task == "regression":
+            raise ConfigError("k-fold selection (--folds) is for classification; for regression use --val-per-class")
+        chosen = label_budget(data.labels, cfg.labels_per_class, 0, cfg.loop.seed, data.source)
+        train, val = fold_split(data.labels, chosen.train, cfg.folds, cfg.fold, cfg.loop.seed)
+        return Split(train, val, chosen.pool)
     n_val = cfg.val_per_class or cfg.labels_per_class or 10
     if cfg.task == "regression":
         return random_budget(data.labels >= 0, cfg.labels_per_class, n_val, cfg.loop.seed, data.source)

@@ -74,7 +74,8 @@ def _fit_once(
         return {"accuracy": accuracy_of(model, data.x_val, data.y_val)}
 
     monitor = "neg_rmse" if regression else "accuracy"
-    result = train(objective, stream, cfg.loop, run_dir, info, groups, evaluate, monitor, resume, stop_at, desc)
+    hook = evaluate if len(data.x_val) else None  # no validation (the final fit of k-fold selection): --steps steps
+    result = train(objective, stream, cfg.loop, run_dir, info, groups, hook, monitor, resume, stop_at, desc)
     if result.stopped == "interrupted":
         raise Interrupted(result)
     return result
@@ -108,6 +109,7 @@ def _stages(
     summary: dict[str, Any] = {
         ("val_neg_rmse" if isinstance(model.head, RegressionHead) else "val_accuracy"): last.best,
         "steps": sum(r.steps for _, r in done),
+        "best_step": last.best_step,
         "stopped": last.stopped,
         "seconds": sum(r.seconds for _, r in done),
     }

@@ -52,6 +52,7 @@ class TrainResult:
     seconds: float = 0.0
     last_loss: float = float("nan")
     skipped: int = 0  # non-finite steps skipped
+    best_step: int = 0  # the step of the best validation score (0: no evaluation)
 
 
 def _uses_conv(model: nn.Module) -> bool:
@@ -93,9 +94,10 @@ class LoopState:
     best: float | None = None
     bad_evals: int = 0
     best_state: dict[str, torch.Tensor] | None = None
+    best_step: int = 0
 
     def to_json(self, data: BatchStream) -> dict[str, Any]:
-        keys = ("step", "total", "elapsed_s", "best", "bad_evals")
+        keys = ("step", "total", "elapsed_s", "best", "bad_evals", "best_step")
         return {**{k: getattr(self, k) for k in keys}, "stream": data.state_dict()}
 
 
@@ -117,7 +119,10 @@ def _restore(
     optimizer.load_state_dict(optimizer_state)
     _match_param_layout(optimizer)
     data.load_state_dict(loop["stream"])
-    return LoopState(loop["step"], loop["total"], loop["elapsed_s"], loop["best"], loop["bad_evals"], best_state)
+    best_step = int(loop.get("best_step", 0))  # checkpoints before it was kept: 0
+    return LoopState(
+        loop["step"], loop["total"], loop["elapsed_s"], loop["best"], loop["bad_evals"], best_state, best_step
+    )
 
 
 def _save(
@@ -137,7 +142,7 @@ def _save(
 def _judge(state: LoopState, score: float, objective: nn.Module, cfg: LoopConfig) -> str | None:
     """Record a validation score; return why to stop ('target', 'patience') or None."""
     if state.best is None or score > state.best:
-        state.best, state.bad_evals = score, 0
+        state.best, state.bad_evals, state.best_step = score, 0, state.step
         state.best_state = {k: v.detach().clone() for k, v in objective.state_dict().items()}
     else:
         state.bad_evals += 1
@@ -283,7 +288,9 @@ def train(
     if state.best_state is not None and stopped != "interrupted":
         objective.load_state_dict(state.best_state)  # the best validation checkpoint wins
     seconds = time.perf_counter() - start
-    return TrainResult(state.step, state.total, stopped, state.best, last_eval, seconds, last_loss, guard.skipped)
+    return TrainResult(
+        state.step, state.total, stopped, state.best, last_eval, seconds, last_loss, guard.skipped, state.best_step
+    )
 
 
 def _match_param_layout(optimizer: torch.optim.Optimizer) -> None:
