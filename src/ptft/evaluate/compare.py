@@ -33,7 +33,11 @@ from ptft.evaluate.summary import summarize, verdicts
 from ptft.finetune.job import Finetuned, run_finetune
 from ptft.finetune.model import load
 from ptft.modalities import Modality, modality_of, read_data
+from ptft.models import ClassificationHead, Classifier, build_encoder
+from ptft.objectives.supervised import SupervisedClassification
+from ptft.train.batches import BatchStream
 from ptft.train.distributed import Dist
+from ptft.train.estimate import estimate
 from ptft.train.run_folder import start_run, versions
 
 CELLS_FILE = "cells.jsonl"
@@ -162,6 +166,24 @@ def kfold_finetune(cfg: FinetuneConfig, train: Examples, row: dict[str, Any]) ->
     return run_finetune(final, train)
 
 
+def estimated_minutes(
+    cfg: CompareConfig, modality: Modality, train: Examples, cells: list[Cell], shape: dict[str, Any]
+) -> float:
+    """An upper estimate of a study's time: a few timed steps of the scratch model on this data, times the
+    steps of every fine-tuning run it will make (k-fold: folds + 1 runs a cell); baselines count as free."""
+    labelled = np.flatnonzero(np.asarray(train.labels) >= 0)[:512]
+    part = train.subset(labelled)
+    preprocessor = modality.fit_preprocessor(part, cfg.text)
+    encoder = build_encoder(modality.encoder_spec(replace(cfg.model, **shape), preprocessor))
+    model = Classifier(encoder, ClassificationHead(encoder.dim, len(train.label_names)))
+    x, y = modality.batch(preprocessor, part), torch.from_numpy(np.asarray(part.labels))
+    probe = replace(cfg.loop, batch_size=min(cfg.loop.batch_size, len(part)))
+    stream = BatchStream(x, y, probe.batch_size, probe.seed)
+    per_step = estimate(SupervisedClassification(model), stream, probe, Dist(0, 1, 0), timed_steps=5).seconds_per_step
+    runs = sum((min(5, c.labels_per_class) + 1 if cfg.select == "kfold" else 1) for c in cells if c.kind == "finetune")
+    return runs * max(cfg.loop.steps, 1) * per_step / 60
+
+
 def finished_cells(path: Path) -> dict[str, dict[str, Any]]:
     """The rows of the cells a study finished, by key (a line cut off by a kill is no cell)."""
     rows: dict[str, dict[str, Any]] = {}
@@ -199,11 +221,14 @@ def compare(cfg: CompareConfig, data: Examples | None = None, log: Any = print) 
     modality = modality_of(loaded)
     train, test, test_how = split_test(cfg, loaded)
     cells = plan(cfg, modality)
-    context = {"shape": _scratch_shape(cfg), "cache": {}, "hf_path": _hf_path(cfg)}
+    context: dict[str, Any] = {"shape": _scratch_shape(cfg), "cache": {}, "hf_path": _hf_path(cfg)}
     if cfg.dry_run:
+        minutes = estimated_minutes(cfg, modality, train, cells, context["shape"])
         log(f"dry run: {len(cells)} cells ({len({c.method for c in cells})} methods x "
-            f"{len(cfg.labels_per_class)} budgets x {cfg.seeds} seeds); nothing was written")  # fmt: skip
-        return {"cells": [c.key for c in cells]}
+            f"{len(cfg.labels_per_class)} budgets x {cfg.seeds} seeds), at most about {minutes:.1f} min "
+            "(fine-tuning cells run up to --steps steps; early stopping often ends them sooner); "
+            "nothing was written")  # fmt: skip
+        return {"cells": [c.key for c in cells], "estimated_minutes": minutes}
     out = start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, Dist(0, 1, 0))
     done = finished_cells(out / CELLS_FILE)
     todo = [c for c in cells if c.key not in done]
