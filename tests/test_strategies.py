@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -92,3 +93,53 @@ def test_every_strategy_is_registered_and_named_in_the_config_help() -> None:
 
     assert {"full", "linear", "llrd", "lp-ft", "gradual-unfreeze", "self-train", "fixmatch"} <= set(STRATEGIES.names())
     assert all(name in _comments(FinetuneConfig)["strategy"] for name in STRATEGIES.names())
+
+
+def test_lora_trains_adapters_and_head_only_and_the_bundle_needs_no_peft(
+    tmp_path: Any, tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("peft")
+    import json
+    import subprocess
+    import sys
+
+    import ptft
+    from tests.conftest import synthetic_texts
+
+    texts = synthetic_texts(64)
+    text = {"vocab_size": 120, "max_length": 16}
+    pre = tmp_path / "pre"
+    Pretrainer = ptft.Pretrainer
+    Pretrainer(out=str(pre), steps=2, **tiny, **text).fit(texts)
+    calls = stage_spy(monkeypatch)
+    options = {**tiny, **text, "steps": 6, "eval_every": 3, "lr": 3e-3}
+    tuned = FineTuner(out=str(tmp_path / "lora"), pretrained=str(pre), strategy="lora", labels_per_class=4,
+                      lora_rank=2, **options).fit(texts)  # fmt: skip
+    (call,) = calls
+    adapters = {n for n in call["trained"] if "lora_" in n}
+    assert adapters and call["trained"] == adapters | {n for n in call["trained"] if n.startswith("head.")}
+    assert call["changed"] <= call["trained"]  # the encoder's own weights did not move while training
+    from safetensors.torch import load_file
+
+    saved = load_file(str(tmp_path / "lora" / "model.safetensors"))
+    before = load_file(str(pre / "model.safetensors"))
+    assert not any("lora" in k for k in saved) and {k for k in saved if k.startswith("encoder.")} == set(before)
+    assert any(not torch.equal(saved[k], before[k]) for k in before if "blocks" in k)  # the adapters, merged
+    expected = tuned.predict_proba(texts.texts[:8])
+    script = (
+        "import sys, json; sys.modules['peft'] = None\n"  # peft cannot be imported in this process
+        "import ptft\n"
+        f"print(json.dumps(ptft.load({str(tmp_path / 'lora')!r}).predict_proba({texts.texts[:8]!r}).tolist()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert np.allclose(json.loads(done.stdout), expected, atol=1e-6)
+
+
+def test_lora_on_an_encoder_without_linear_layers_is_refused(tmp_path: Any, tiny: dict[str, Any]) -> None:
+    pytest.importorskip("peft")
+    from ptft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="strategy 'lora' adapts the linear layers.*CNNEncoder has none"):
+        finetune("lora", tmp_path, tiny)
+    assert not (tmp_path / "lora").exists()  # refused before the run folder was made

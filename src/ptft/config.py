@@ -134,7 +134,7 @@ class FinetuneConfig:
     out: str = "runs/finetune"  # run folder to create
     overwrite: bool = False  # replace an existing run folder
     resume: bool = False  # continue the run in --out from its last checkpoint
-    strategy: str = "full"  # full | linear | llrd | lp-ft | gradual-unfreeze | self-train | fixmatch
+    strategy: str = "full"  # full | linear | llrd | lp-ft | gradual-unfreeze | lora | self-train | fixmatch
     task: str = "classification"  # classification | regression (numeric labels, MSE loss, RMSE/MAE/R²/Spearman)
     labels_per_class: int = 10  # label budget K (stratified); regression: K labels in all; 0 = use every label
     val_per_class: int = 0  # validation examples per class (regression: in all); 0 = same as labels_per_class
@@ -144,6 +144,8 @@ class FinetuneConfig:
     augment: bool = True  # random shifts/flips/erasing while fine-tuning
     head_lr_scale: float = 10.0  # head learning rate = lr x this
     layer_decay: float = 0.75  # llrd: each encoder block trains at this x the rate of the block above it
+    lora_rank: int = 8  # lora: rank of the adapters
+    lora_alpha: int = 16  # lora: scale of the adapters (alpha / rank multiplies their output)
     pseudo_threshold: float = 0.9  # self-train / fixmatch: confidence needed to use a pseudo-label
     pool_ratio: int = 3  # fixmatch: unlabeled pool images per labelled image in each step
     pseudo_max_per_class: int = 3000  # self-train: cap per class so classes stay balanced

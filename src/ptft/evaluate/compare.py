@@ -43,7 +43,7 @@ from ptft.train.run_folder import start_run, versions
 CELLS_FILE = "cells.jsonl"
 SCRATCH_LR = 3e-3  # a random init wants a higher rate than a pre-trained encoder (Fashion-MNIST trials: see study.py)
 SHAPE = ("dim", "depth", "heads", "patch_size", "activation", "dropout")
-STRATEGIES = ("linear", "full", "llrd", "lp-ft", "gradual-unfreeze", "self-train", "fixmatch")  # from --pretrained
+STRATEGIES = ("linear", "full", "llrd", "lp-ft", "gradual-unfreeze", "lora", "self-train", "fixmatch")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ptft.data.types import Examples, note_skips, skip_report
 from ptft.errors import BundleError, ConfigError, DataError
 from ptft.finetune.model import Model
 from ptft.finetune.run import Interrupted, LabelledBatches, finetune
+from ptft.finetune.strategies import STRATEGIES
 from ptft.modalities import Imported, Modality, modality_of, read_data
 from ptft.models import ClassificationHead, Classifier, build_encoder
 from ptft.models.heads import RegressionHead
@@ -173,13 +174,14 @@ def _run(cfg: FinetuneConfig, data: str | Examples | None, stop_at: int, notes: 
     start = starting_point(cfg, modality, loaded, info)  # read every input before touching --out
     split = split_budget(cfg, loaded)
     pool, leaks = unleaked_pool(modality, loaded, split, test)
+    model, head_meta = build_model(start, cfg, loaded, None if targets is None else targets[split.train])
+    STRATEGIES.get(cfg.strategy)(model, cfg)  # a strategy that cannot apply to this model fails before --out
     run_dir = start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)
     keep_for_resume(run_dir, PREPROCESSOR_FILE, start.preprocessor.state_dict(), info)
     x = modality.batch(start.preprocessor, loaded)
     y = torch.from_numpy(loaded.labels if targets is None else targets)
     train, val = torch.from_numpy(split.train), torch.from_numpy(split.val)
     batches = LabelledBatches(x.rows(train), y[train], x.rows(val), y[val], x.rows(torch.from_numpy(pool)))
-    model, head_meta = build_model(start, cfg, loaded, None if targets is None else targets[split.train])
     run_cfg = cfg
     if not cfg.loop.batch_size:  # --batch-size auto: probe with the fine-tuning loss on the training inputs
         probe = SupervisedRegression(model) if targets is not None else SupervisedClassification(model)

@@ -104,6 +104,8 @@ def _stages(
         desc = "fine-tune" if len(stages) == 1 else f"fine-tune {stage.name}"
         result = _fit_once(model, groups, data.x_train, data.y_train, data, _stage_config(cfg, stage.share), modality,
                            stage_dir, info, resume and i == 0, stop_at if i == 0 else 0, desc)  # fmt: skip
+        if stage.finish is not None:
+            stage.finish(model)
         done.append((stage.name, result))
     last = done[-1][1]
     summary: dict[str, Any] = {

@@ -10,6 +10,10 @@ freezes) and giving its parameter groups.
   can Distort Pretrained Features": better than full fine-tuning when the head starts random).
 - `gradual-unfreeze` (ULMFiT, Howard & Ruder 2018): the head alone, then one more block per stage from the
   top, the whole encoder in the last; the loop's steps are shared equally between the stages.
+- `lora` (Hu et al., ICLR 2022): low-rank adapters (`--lora-rank`, `--lora-alpha`) on every linear layer of
+  the encoder's blocks (attention and MLP projections), through Hugging Face `peft` (`pip install
+  'ptft[lora]'`); the encoder's own weights stay frozen, and the adapters are merged into them when the
+  stage ends, so the bundle holds plain weights and predicting needs no peft.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 from torch import nn
 
 from ptft.config import FinetuneConfig
+from ptft.errors import ConfigError
+from ptft.models.base import Encoder
 from ptft.models.heads import Classifier
 from ptft.registry import Registry
 
@@ -32,6 +38,7 @@ class Stage:
     name: str
     prepare: Callable[[Classifier, FinetuneConfig], ParamGroups]  # sets what trains; returns the groups
     share: float = 1.0  # of the loop's steps
+    finish: Callable[[Classifier], None] | None = None  # after the stage (LoRA: merge the adapters)
 
 
 Strategy = Callable[[Classifier, FinetuneConfig], list[Stage]]
@@ -87,6 +94,58 @@ def top_blocks(count: int) -> Callable[[Classifier, FinetuneConfig], ParamGroups
     return prepare
 
 
+def _lora_layers(encoder: nn.Module) -> list[Any]:
+    from peft.tuners.lora import LoraLayer
+
+    return [m for m in encoder.modules() if isinstance(m, LoraLayer)]
+
+
+def lora_targets(encoder: Encoder) -> list[str]:
+    """The names peft needs of the linear layers in the encoder's blocks (found by type and identity);
+    a ConfigError when peft is missing or there are none."""
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        raise ConfigError("strategy 'lora' needs Hugging Face peft: pip install 'ptft[lora]' (or peft)") from None
+    in_blocks = {id(m) for m in encoder.blocks.modules() if isinstance(m, nn.Linear)}
+    targets = [name for name, m in encoder.named_modules() if id(m) in in_blocks]
+    if not targets:
+        raise ConfigError(
+            f"strategy 'lora' adapts the linear layers of the encoder's blocks, and this {type(encoder).__name__} "
+            "has none; use full, llrd or lp-ft"
+        )
+    return targets
+
+
+def lora_groups(model: Classifier, cfg: FinetuneConfig) -> ParamGroups:
+    from peft import LoraConfig, inject_adapter_in_model
+
+    targets = lora_targets(model.encoder)
+    model.freeze_encoder()
+    if not _lora_layers(model.encoder):  # a later call (a resumed stage) finds them in place
+        config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, target_modules=targets, lora_dropout=0.0)
+        inject_adapter_in_model(config, model.encoder)
+    adapters = [
+        p for layer in _lora_layers(model.encoder) for part in (layer.lora_A, layer.lora_B) for p in part.parameters()
+    ]
+    for p in adapters:
+        p.requires_grad_(True)
+    return [{"params": adapters, "lr": cfg.loop.lr}, _head(model, cfg)]
+
+
+def merge_lora(model: Classifier) -> None:
+    """Fold each adapter into the weight it adapts and put the plain layer back: the state dict is the
+    encoder's own again."""
+    layers = {id(m) for m in _lora_layers(model.encoder)}
+    for parent in list(model.encoder.modules()):
+        for name, child in list(parent.named_children()):
+            if id(child) in layers:
+                adapted: Any = child
+                adapted.merge()
+                setattr(parent, name, adapted.get_base_layer())
+    model.unfreeze_encoder()
+
+
 @STRATEGIES.register("full")
 def full(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
     return [Stage("full", full_groups)]
@@ -111,6 +170,12 @@ def lp_ft(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
 def gradual_unfreeze(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
     depth = len(model.encoder.blocks)
     return [Stage(f"top-{n}", top_blocks(n), 1.0 / (depth + 1)) for n in range(depth + 1)]
+
+
+@STRATEGIES.register("lora")
+def lora(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
+    lora_targets(model.encoder)  # fail here, before the run starts, where it cannot apply
+    return [Stage("lora", lora_groups, finish=merge_lora)]
 
 
 STRATEGIES.register("self-train")(full)

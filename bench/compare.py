@@ -1,0 +1,95 @@
+"""The label-efficiency benchmark through `ptft compare`: paired seeds, 95 % intervals, both selections.
+
+For a task, one time-boxed pre-training (or --pretrained, an existing bundle), then `ptft compare` with
+the methods given, once with `--select holdout` and, for --kfold-methods, once with `--select kfold`
+(rows named `<method>+kfold`), on the task's official test set. Writes bench/results/compare_<task>.json
+(`rows`: task, method, labels_per_class, seed, accuracy, macro_f1, ...; `summary`: task, method,
+labels_per_class, mean, ci_low, ci_high, diff_vs_scratch, diff_ci_low, diff_ci_high) and copies each
+study's report.html into bench/results/.
+
+    .venv/bin/python bench/compare.py --task fashion-mnist --labels 10 100 --seeds 5
+    .venv/bin/python bench/compare.py --task fashion-mnist --pretrained runs/demo-fashion-mnist/pretrain \\
+        --labels 20 --seeds 5 --methods logreg scratch linear full llrd lp-ft --kfold-methods scratch full
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from _common import RESULTS, save_json
+
+import ptft
+from ptft.api import Pretrainer
+from ptft.config import CompareConfig, PretrainConfig
+from ptft.demo import FINETUNE_LOOP, tasks
+from ptft.evaluate.stats import paired_difference
+from ptft.modalities import read_data
+
+HERE = Path(__file__).resolve().parent
+
+
+def study(args: argparse.Namespace, pretrained: str, methods: list[str], select: str, out: Path) -> dict[str, Any]:
+    task = tasks()[args.task]
+    cfg = CompareConfig(
+        data=task.train, test=task.test, pretrained=(pretrained,), methods=tuple(methods),
+        labels_per_class=tuple(args.labels), seeds=args.seeds, select=select, out=str(out), resume=out.exists(),
+        model=task.pretrain.model, text=task.pretrain.text, loop=replace(FINETUNE_LOOP, progress=False),
+    )  # fmt: skip
+    return ptft.compare(cfg)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="fashion-mnist", choices=list(tasks()))
+    parser.add_argument("--labels", type=int, nargs="+", default=[20], help="labelled examples per class in all")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--pretrained", default="", help="an existing bundle; '' = pre-train now")
+    parser.add_argument("--pretrain-minutes", type=float, default=15.0)
+    parser.add_argument("--methods", nargs="+", default=["logreg", "scratch", "linear", "full", "llrd", "lp-ft"])
+    parser.add_argument("--kfold-methods", nargs="*", default=["scratch", "full"])
+    parser.add_argument("--out", default=str(HERE / "runs" / "compare"))
+    args = parser.parse_args()
+    out = Path(args.out) / args.task
+    pretrained = args.pretrained
+    if not pretrained:
+        task = tasks()[args.task]
+        loop = replace(task.pretrain.loop, max_minutes=args.pretrain_minutes, progress=False)
+        pre = replace(task.pretrain, out=str(out / "pretrain"), overwrite=True, loop=loop)
+        assert isinstance(pre, PretrainConfig)
+        pretrained = str(Pretrainer(pre).fit(read_data(task.train)).run_dir)
+    rows, summary = [], []
+    for select, methods in (("holdout", args.methods), ("kfold", args.kfold_methods)):
+        if not methods:
+            continue
+        results = study(args, pretrained, methods, select, out / select)
+        suffix = "" if select == "holdout" else "+kfold"
+        rows += [{"task": args.task, **r, "method": r["method"] + suffix, "select": select} for r in results["rows"]]
+        summary += [
+            {"task": args.task, **s, "method": s["method"] + suffix, "select": select,
+             "diff_ci_low": s["diff_vs_scratch_ci_low"], "diff_ci_high": s["diff_vs_scratch_ci_high"]}
+            for s in results["summary"]
+        ]  # fmt: skip
+        shutil.copy(out / select / "report.html", RESULTS / f"compare_{args.task}_{select}.html")
+        for verdict in results["verdicts"]:
+            print(f"[{select}] K={verdict['labels_per_class']}: " + "; ".join(verdict["sentences"]))
+    for entry in summary:  # every row against today's default: full fine-tuning with a held-out split
+        k = entry["labels_per_class"]
+        seeds = {
+            r["seed"]: r["accuracy"] for r in rows if r["method"] == entry["method"] and r["labels_per_class"] == k
+        }
+        full = {r["seed"]: r["accuracy"] for r in rows if r["method"] == "full" and r["labels_per_class"] == k}
+        if full and entry["method"] != "full":
+            diff = paired_difference(seeds, full)
+            entry.update(diff_vs_full_holdout=diff.mean, diff_vs_full_ci_low=diff.low, diff_vs_full_ci_high=diff.high)
+            print(f"  K={k} {entry['method']:<16} vs full (holdout): {100 * diff.mean:+.1f} points "
+                  f"[{100 * diff.low:+.1f}, {100 * diff.high:+.1f}]")  # fmt: skip
+    path = save_json(f"compare_{args.task}.json", {"rows": rows, "summary": summary, "pretrained": pretrained})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
