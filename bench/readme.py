@@ -120,12 +120,33 @@ def memory() -> str:
     return "\n".join(lines)
 
 
+def _points(entry: dict[str, Any], key: str, low: str, high: str) -> str:
+    if entry.get(key) is None:
+        return "–"
+    return f"{100 * entry[key]:+.1f} [{100 * entry[low]:+.1f}, {100 * entry[high]:+.1f}]"
+
+
+def compare_fashion_mnist() -> str:
+    results = load("compare_fashion-mnist")
+    lines = [
+        "| method | K | test accuracy % [95 % CI] | vs scratch (points) | vs `full`, held-out selection (points) |",
+        "|---|---|---|---|---|",
+    ]
+    for s in results["summary"]:
+        accuracy = f"{100 * s['mean']:.1f} [{100 * s['ci_low']:.1f}, {100 * s['ci_high']:.1f}]"
+        vs_scratch = _points(s, "diff_vs_scratch", "diff_vs_scratch_ci_low", "diff_vs_scratch_ci_high")
+        vs_full = _points(s, "diff_vs_full_holdout", "diff_vs_full_ci_low", "diff_vs_full_ci_high")
+        lines.append(f"| `{s['method']}` | {s['labels_per_class']} | {accuracy} | {vs_scratch} | {vs_full} |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "fashion_mnist": fashion_mnist,
     "fashion_mnist_throughput": fashion_mnist_throughput,
     "wordnet": wordnet,
     "throughput": throughput,
     "memory": memory,
+    "compare_fashion_mnist": compare_fashion_mnist,
 }
 
 
