@@ -138,7 +138,8 @@ def page(results: dict[str, Any]) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>ptft compare: did pre-training help?</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}}
 table{{border-collapse:collapse;margin:0.5em 0 1.5em}}td,th{{border:1px solid #ccc;padding:4px 8px;font-size:14px}}
-th{{background:#f3f3f3}}li{{margin:0.4em 0}}code,pre{{background:#f6f6f6;padding:2px 4px}}pre{{white-space:pre-wrap;word-break:break-all}}</style></head>
+th{{background:#f3f3f3}}li{{margin:0.4em 0}}code,pre{{background:#f6f6f6;padding:2px 4px}}
+pre{{white-space:pre-wrap;word-break:break-all}}</style></head>
 <body><h1>Did pre-training help?</h1><ul id="verdicts">{verdict_items}</ul>
 <h2>Learning curve</h2><img alt="test accuracy against labels per class"
  src="data:image/png;base64,{learning_curve(results)}">
