@@ -29,6 +29,7 @@ from ptft.data.types import Examples
 from ptft.errors import ConfigError, DataError
 from ptft.evaluate.baselines import run_baseline
 from ptft.evaluate.report import write_reports
+from ptft.evaluate.study import LEARNING_RATES, encoder_shape
 from ptft.evaluate.summary import summarize, verdicts
 from ptft.finetune.job import Finetuned, run_finetune
 from ptft.finetune.model import load
@@ -41,8 +42,6 @@ from ptft.train.estimate import estimate
 from ptft.train.run_folder import start_run, versions
 
 CELLS_FILE = "cells.jsonl"
-SCRATCH_LR = 3e-3  # a random init wants a higher rate than a pre-trained encoder (Fashion-MNIST trials: see study.py)
-SHAPE = ("dim", "depth", "heads", "patch_size", "activation", "dropout")
 STRATEGIES = ("linear", "full", "llrd", "lp-ft", "gradual-unfreeze", "lora", "self-train", "fixmatch")
 
 
@@ -120,7 +119,7 @@ def split_test(cfg: CompareConfig, data: Examples) -> tuple[Examples, Examples, 
 
 def _finetune_config(cfg: CompareConfig, cell: Cell, out: Path, shape: dict[str, Any]) -> FinetuneConfig:
     train_k, val_k = selection_split(cell.labels_per_class)
-    lr = SCRATCH_LR if not cell.pretrained else cfg.loop.lr
+    lr = LEARNING_RATES["scratch"] if not cell.pretrained else cfg.loop.lr
     model = replace(cfg.model, **shape) if not cell.pretrained else cfg.model
     return FinetuneConfig(
         pretrained=cell.pretrained, out=str(out), overwrite=True, strategy=cell.strategy, labels_per_class=train_k,
@@ -208,8 +207,7 @@ def _scratch_shape(cfg: CompareConfig) -> dict[str, Any]:
     """Scratch takes the first ptft bundle's encoder shape, so only the initialisation differs."""
     for source in cfg.pretrained:
         if not source.startswith("hf:"):
-            spec = load(source).meta["encoder"]
-            return {k: spec[k] for k in SHAPE if k in spec} | {"encoder": spec["name"]}
+            return encoder_shape(load(source).meta["encoder"])
     return {}
 
 

@@ -82,6 +82,13 @@ def finetune_row(
     }
 
 
+def encoder_shape(spec: dict[str, Any]) -> dict[str, Any]:
+    """The model options (`ModelConfig` keys) of a stored encoder spec: a scratch run built with them differs
+    from the pre-trained encoder only in its initialisation."""
+    keys = ("dim", "depth", "heads", "patch_size", "activation", "dropout")
+    return {k: spec[k] for k in keys if k in spec} | {"encoder": spec["name"]}
+
+
 SHAPE_KEYS = ("encoder", "dim", "depth", "heads", "patch_size", "activation", "dropout", "vocab_size", "max_length")
 
 
@@ -107,8 +114,7 @@ def run_study(
     overrides = dict(overrides or {})
     if pretrained is not None:
         spec = load(pretrained).meta["encoder"]
-        shape = {k: spec[k] for k in ("dim", "depth", "heads", "patch_size", "activation", "dropout") if k in spec}
-        overrides = {**shape, "encoder": spec["name"], **overrides}
+        overrides = {**encoder_shape(spec), **overrides}
     rows = []
     for seed in seeds:
         for method in methods:

@@ -28,11 +28,9 @@ def _diff_fields(prefix: str, diff: Interval | None) -> dict[str, float | None]:
 
 def best_baseline(rows: list[dict[str, Any]], per_class: int) -> str | None:
     """The baseline with the highest mean accuracy at this budget."""
-    means = {
-        r["method"]: t_interval(list(_by_seed(rows, r["method"], per_class).values())).mean
-        for r in rows
-        if r["kind"] == "baseline" and r["labels_per_class"] == per_class
-    }
+    here = [r for r in rows if r["labels_per_class"] == per_class]
+    baselines = dict.fromkeys(r["method"] for r in here if r["kind"] == "baseline")  # in row order: ties stay fixed
+    means = {m: t_interval(list(_by_seed(rows, m, per_class).values())).mean for m in baselines}
     return max(means, key=lambda m: means[m]) if means else None
 
 
