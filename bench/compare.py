@@ -24,8 +24,8 @@ from _common import RESULTS, save_json
 
 import ptft
 from ptft.api import Pretrainer
-from ptft.config import CompareConfig, PretrainConfig
-from ptft.demo import FINETUNE_LOOP, tasks
+from ptft.config import PretrainConfig
+from ptft.demo import PRETRAINED, tasks
 from ptft.evaluate.stats import paired_difference
 from ptft.modalities import read_data
 
@@ -33,11 +33,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def study(args: argparse.Namespace, pretrained: str, methods: list[str], select: str, out: Path) -> dict[str, Any]:
-    task = tasks()[args.task]
-    cfg = CompareConfig(
-        data=task.train, test=task.test, pretrained=(pretrained,), methods=tuple(methods),
+    base = tasks()[args.task].compare  # the demo's fine-tuning loop, rates and starts (MiniLM when installed)
+    cfg = replace(
+        base, pretrained=(f"{PRETRAINED}={pretrained}", *base.pretrained), methods=tuple(methods),
         labels_per_class=tuple(args.labels), seeds=args.seeds, select=select, out=str(out), resume=out.exists(),
-        model=task.pretrain.model, text=task.pretrain.text, loop=replace(FINETUNE_LOOP, progress=False),
     )  # fmt: skip
     return ptft.compare(cfg)
 
@@ -60,7 +59,7 @@ def main() -> None:
         loop = replace(task.pretrain.loop, max_minutes=args.pretrain_minutes, progress=False)
         pre = replace(task.pretrain, out=str(out / "pretrain"), overwrite=True, loop=loop)
         assert isinstance(pre, PretrainConfig)
-        pretrained = str(Pretrainer(pre).fit(read_data(task.train)).run_dir)
+        pretrained = str(Pretrainer(pre).fit(read_data(task.compare.data)).run_dir)
     rows, summary = [], []
     for select, methods in (("holdout", args.methods), ("kfold", args.kfold_methods)):
         if not methods:
@@ -76,16 +75,17 @@ def main() -> None:
         shutil.copy(out / select / "report.html", RESULTS / f"compare_{args.task}_{select}.html")
         for verdict in results["verdicts"]:
             print(f"[{select}] K={verdict['labels_per_class']}: " + "; ".join(verdict["sentences"]))
+    reference = "full" if any(r["method"] == "full" for r in rows) else f"full[{PRETRAINED}]"
     for entry in summary:  # every row against today's default: full fine-tuning with a held-out split
         k = entry["labels_per_class"]
         seeds = {
             r["seed"]: r["accuracy"] for r in rows if r["method"] == entry["method"] and r["labels_per_class"] == k
         }
-        full = {r["seed"]: r["accuracy"] for r in rows if r["method"] == "full" and r["labels_per_class"] == k}
-        if full and entry["method"] != "full":
+        full = {r["seed"]: r["accuracy"] for r in rows if r["method"] == reference and r["labels_per_class"] == k}
+        if full and entry["method"] != reference:
             diff = paired_difference(seeds, full)
             entry.update(diff_vs_full_holdout=diff.mean, diff_vs_full_ci_low=diff.low, diff_vs_full_ci_high=diff.high)
-            print(f"  K={k} {entry['method']:<16} vs full (holdout): {100 * diff.mean:+.1f} points "
+            print(f"  K={k} {entry['method']:<16} vs {reference} (holdout): {100 * diff.mean:+.1f} points "
                   f"[{100 * diff.low:+.1f}, {100 * diff.high:+.1f}]")  # fmt: skip
     path = save_json(f"compare_{args.task}.json", {"rows": rows, "summary": summary, "pretrained": pretrained})
     print(f"wrote {path}")

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from ptft import cli
+from ptft import errors as ptft_errors
 from ptft.api import Pretrainer, compare
+from ptft.config import to_dict
 from ptft.evaluate import compare as compare_module
 from ptft.evaluate.stats import paired_difference, t_interval, verdict
 from tests.conftest import synthetic_images, synthetic_texts, write_png
@@ -116,7 +118,8 @@ def test_compare_on_a_folder_of_images_and_a_file_of_texts_through_the_cli(
               "--depth", "2", "--precision", "fp32"]  # fmt: skip
     assert cli.main(["compare", "--data", str(folder), "--out", str(tmp_path / "c1"), *common]) == 0
     out = capsys.readouterr().out
-    assert "3 labels per class: no pre-trained encoder in this study" in out and "report.html" in out
+    assert "3 labels per class (in all):" in out and "=> no pre-trained encoder in this study" in out
+    assert "report.html" in out
     rows = json.loads((tmp_path / "c1" / "results.json").read_text())["rows"]
     assert {r["method"] for r in rows} == {"logreg", "scratch"} and len(rows) == 4
     texts = synthetic_texts(80, seed=3)
@@ -169,3 +172,51 @@ def test_kfold_selection_in_compare_fits_on_all_k_with_the_median_step(tmp_path:
     final = json.loads((tmp_path / "cmp" / "runs" / "full-k4-seed0" / "final" / "ptft.json").read_text())
     assert final["metrics"]["train_labels"] == 4 * 4 and final["metrics"]["val_labels"] == 0
     assert final["metrics"]["steps"] == max(1, int(np.median(rows["full"]["fold_best_steps"])))
+
+
+def test_named_starts_and_a_method_from_one_start_only() -> None:
+    from ptft.config import CompareConfig
+    from ptft.errors import ConfigError
+    from ptft.modalities import MODALITIES
+
+    image = MODALITIES.get("image")
+    cfg = CompareConfig(pretrained=("mine=runs/a", "hf:/models/minilm"), methods=("scratch", "full", "lp-ft[mine]"))
+    cells = compare_module.plan(cfg, image)
+    assert [(c.method, c.pretrained) for c in cells[:4]] == [
+        ("scratch", ""), ("full[mine]", "runs/a"), ("full[minilm]", "hf:/models/minilm"), ("lp-ft[mine]", "runs/a")
+    ]  # fmt: skip
+    one = compare_module.plan(CompareConfig(pretrained=("runs/a",), methods=("full[a]",)), image)
+    assert one[0].method == "full" and one[0].pretrained == "runs/a"  # one start: the name needs no brackets
+    with pytest.raises(ConfigError, match=r"one of the --pretrained starts: full\[mine\], full\[minilm\]"):
+        compare_module.plan(CompareConfig(pretrained=cfg.pretrained, methods=("full[other]",)), image)
+    with pytest.raises(ConfigError, match="two --pretrained starts are named 'run'"):
+        compare_module.plan(CompareConfig(pretrained=("a/run", "b/run")), image)
+    lrs = {c.method: compare_module.start_lr(CompareConfig(scratch_lr=3e-3, hf_lr=1e-4), c.pretrained) for c in cells}
+    assert lrs == {"scratch": 3e-3, "full[mine]": 3e-4, "full[minilm]": 1e-4, "lp-ft[mine]": 3e-4}
+
+
+def test_resume_grows_a_study_by_a_budget_and_a_seed_without_rerunning_a_cell(
+    tmp_path: Path, pretrained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = study(tmp_path, pretrained, labels_per_class="4", seeds=1, methods="logreg,full")
+    calls: list[str] = []
+    real = compare_module.run_cell
+    monkeypatch.setattr(compare_module, "run_cell", lambda cell, *args: calls.append(cell.key) or real(cell, *args))
+    grown = study(tmp_path, pretrained, labels_per_class="4,8", seeds=2, methods="logreg,full", resume=True)
+    assert len(grown["rows"]) == 2 * 2 * 2 and len(calls) == 8 - 2 and not set(calls) & {"logreg|k4|seed0"}
+    assert grown["rows"][:2] == first["rows"]
+    with pytest.raises(ptft_errors.ConfigError, match=r"--resume with a changed config \(lr\)"):
+        study(tmp_path, pretrained, labels_per_class="4", seeds=1, methods="logreg,full", resume=True, lr=1e-2)
+
+
+def test_the_report_s_command_runs_the_same_study_again(tmp_path: Path, pretrained: Path) -> None:
+    import shlex
+
+    from ptft.evaluate.report import command
+
+    options = {"labels_per_class": "4", "seeds": 1, "methods": "logreg,full", "select": "kfold", "scratch_lr": 1e-3}
+    results = study(tmp_path, pretrained, **options)
+    line = command(results)
+    assert line.startswith("ptft compare --data fashion-mnist") and "--select kfold" in line
+    name, cfg = cli.parse(shlex.split(line)[1:])
+    assert name == "compare" and to_dict(cfg) == results["config"]

@@ -29,7 +29,7 @@ def fake_fashion_mnist(folder: Path, n_train: int = 400, n_test: int = 100) -> P
     return folder
 
 
-def test_demo_prints_the_table_and_writes_results_and_plots(
+def test_the_demo_is_a_compare_that_prints_the_verdict_and_writes_the_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = fake_fashion_mnist(tmp_path / "fmnist")
@@ -37,22 +37,27 @@ def test_demo_prints_the_table_and_writes_results_and_plots(
     monkeypatch.setattr(demo, "PRETRAIN_LOOP", replace(demo.PRETRAIN_LOOP, batch_size=32, progress=False))
     monkeypatch.setattr(demo, "PRETRAIN_MODEL", replace(demo.PRETRAIN_MODEL, dim=16, depth=2))
     monkeypatch.chdir(tmp_path)  # the demo's own folder is relative: runs/demo-fashion-mnist
-    cfg = DemoConfig(data_dir=str(data), pretrain_minutes=0.03, seeds=2, labels_per_class=3)
+    cfg = DemoConfig(data_dir=str(data), pretrain_minutes=0.03, seeds=2, labels_per_class=4)
     demo.run_demo(cfg)
     out = capsys.readouterr().out
-    for method in ("logreg", "scratch", "linear", "full", "self-train"):
-        assert method in out
+    assert "4 labels per class (in all)" in out and "=> pre-training (" in out  # the table, then the verdict
     folder = tmp_path / "runs" / "demo-fashion-mnist"
-    rows = json.loads((folder / "results.json").read_text())
-    assert {r["method"] for r in rows} == {"logreg", "scratch", "linear", "full", "self-train"}
-    assert {r["seed"] for r in rows} == {0, 1} and all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
-    assert all(r["pretrain_minutes"] == 0 for r in rows if r["method"] in ("logreg", "scratch"))
-    for plot in ("comparison.png", "finetune_curves.png", "pretrain_curve.png"):
+    results = json.loads((folder / "compare" / "results.json").read_text())
+    methods = ("logreg", "scratch", "linear", "full", "lp-ft")
+    assert [r["method"] for r in results["rows"]] == [*methods, *methods]  # seed 0, then seed 1
+    assert {r["seed"] for r in results["rows"]} == {0, 1} and all(0 <= r["accuracy"] <= 1 for r in results["rows"])
+    starts = {r["pretrained"] for r in results["rows"] if r["method"] not in ("logreg", "scratch")}
+    assert starts == {"runs/demo-fashion-mnist/pretrain"}
+    assert results["verdicts"][0]["sentences"][0] in out
+    assert "ptft compare" in (folder / "compare" / "report.md").read_text()
+    assert (folder / "compare" / "report.html").is_file()
+    for plot in ("pretrain_curve.png", "finetune_curves.png"):
         assert (folder / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # a second demo never replaces the first
     demo.run_demo(replace(cfg, seeds=1))
-    assert (tmp_path / "runs" / "demo-fashion-mnist-2" / "results.json").is_file()
-    assert len(json.loads((folder / "results.json").read_text())) == len(rows)
+    assert (tmp_path / "runs" / "demo-fashion-mnist-2" / "compare" / "results.json").is_file()
+    again = json.loads((folder / "compare" / "results.json").read_text())
+    assert again["rows"] == results["rows"]
 
 
 def test_the_wordnet_demo_runs_on_a_tiny_stand_in(
@@ -68,21 +73,22 @@ def test_the_wordnet_demo_runs_on_a_tiny_stand_in(
     monkeypatch.setattr(demo, "TEXT_PRETRAIN_LOOP", replace(demo.TEXT_PRETRAIN_LOOP, batch_size=16, progress=False))
     loop = replace(demo.TEXT_FINETUNE_LOOP, steps=4, eval_every=2, precision="fp32")
     monkeypatch.setattr(demo, "TEXT_FINETUNE_LOOP", loop)
-    # 20 + 20 labels per class is more than the stand-in's classes hold: every fine-tuning run (and the
-    # baseline's split) says so; through the CLI that is one line in ptft's words, once for the whole demo
+    # 40 labels per class is more than the stand-in's classes hold: every fine-tuning run (and the baseline's
+    # split) says so; through the CLI that is one line in ptft's words, once for the whole demo
     argv = ["demo", "--task", "wordnet-supersenses", "--data-dir", str(folder), "--out", str(tmp_path / "demo"),
-            "--pretrain-minutes", "0.02", "--seeds", "1", "--labels-per-class", "20"]  # fmt: skip
+            "--pretrain-minutes", "0.02", "--seeds", "1", "--labels-per-class", "40"]  # fmt: skip
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
-    assert captured.err.count("ptft: note: ") == 1 and "class(es) have fewer than 20 + 20" in captured.err
+    assert captured.err.count("ptft: note: ") == 1 and "class(es) have fewer than 30 + 10" in captured.err
     assert "Warning" not in captured.err and "label_budget(" not in captured.err  # no Python warning, no source
-    rows = json.loads((tmp_path / "demo" / "results.json").read_text())
-    assert {r["method"] for r in rows} == {"tfidf-logreg", "scratch", "pretrained", "pretrained-self-train"}
+    results = json.loads((tmp_path / "demo" / "compare" / "results.json").read_text())
+    assert [r["method"] for r in results["rows"]] == ["tfidf-logreg", "scratch", "full", "self-train"]
     assert "WordNet noun supersenses" in captured.out and "mlm" in captured.out
     meta = json.loads((tmp_path / "demo" / "pretrain" / "ptft.json").read_text())
     assert meta["modality"] == "text" and "leakage" in meta["data"]  # --holdout ran (its count: test_leakage.py)
-    tuned = json.loads((tmp_path / "demo" / "finetune" / "scratch-k20-seed0" / "ptft.json").read_text())
-    assert len(tuned["notes"]) == 1 and "fewer than 20 + 20" in tuned["notes"][0]  # kept in the run's report
+    tuned = json.loads((tmp_path / "demo" / "compare" / "runs" / "scratch-k40-seed0" / "ptft.json").read_text())
+    assert len(tuned["notes"]) == 1 and "fewer than 30 + 10" in tuned["notes"][0]  # kept in the run's report
+    assert tuned["config"]["loop"]["lr"] == 1e-3  # the text task's scratch rate, not the image one
     cfg = DemoConfig(task="wordnet-supersenses", data_dir=str(folder))
     with pytest.raises(ptft.errors.ConfigError, match="unknown demo task 'imagenet'"):
         demo.run_demo(replace(cfg, task="imagenet"))

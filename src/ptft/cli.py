@@ -236,9 +236,10 @@ def _compare(cfg: CompareConfig) -> None:
     results = compare(cfg)
     if cfg.dry_run:
         return
+    from ptft.evaluate.report import text_table
+
     print()
-    for v in results["verdicts"]:
-        print(f"{v['labels_per_class']} labels per class: " + "; ".join(v["sentences"]))
+    print(text_table(results))
     print(f"report: {Path(cfg.out) / 'report.html'} (and report.md, results.json, cells.jsonl)")
 
 

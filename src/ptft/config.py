@@ -174,15 +174,18 @@ class CompareConfig:
     test: str = ""  # test set; '' = a seeded, stratified part of --data (--test-fraction), said so in the report
     test_fraction: float = 0.2  # the part of --data held out as the test set when --test is not given
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
-    pretrained: tuple[str, ...] = ()  # run folders of ptft pretrain and/or hf:PATH, comma-separated
-    methods: tuple[str, ...] = ()  # comma-separated; () = the modality's baselines, scratch, linear and full
+    pretrained: tuple[str, ...] = ()  # ptft run folders and/or hf:PATH, comma-separated; NAME=SOURCE names a start
+    methods: tuple[str, ...] = ()  # comma-separated; full[NAME]: from one start; () = baselines, scratch, linear, full
     labels_per_class: tuple[int, ...] = (10,)  # label budgets K: K labelled examples per class in all
     seeds: int = 5  # label draws per budget (every method sees the same K examples per seed)
     seed: int = 0  # the first seed
     select: str = "holdout"  # holdout: a quarter of the K picks the step | kfold: K folds (at most 5), then all K
+    scratch_lr: float = 3e-3  # learning rate of `scratch` (a random init wants a higher one than a pre-trained encoder)
+    hf_lr: float = 1e-4  # learning rate when the start is an hf: encoder (--lr is for ptft bundles)
+    pseudo_threshold: float = 0.9  # self-train / fixmatch: confidence needed to use a pseudo-label
     out: str = "runs/compare"  # folder for the study (cells.jsonl, results.json, report.md, runs/)
     overwrite: bool = False  # replace an existing study folder
-    resume: bool = False  # continue a study in --out: finished cells are kept, the others run
+    resume: bool = False  # continue a study in --out, or grow it (more budgets, seeds, methods); finished cells stay
     dry_run: bool = False  # print the cells and an estimated time, then exit (writes nothing)
     model: ModelConfig = field(default_factory=ModelConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -244,9 +247,9 @@ class DemoConfig:
     out: str = ""  # output folder; empty = the task's own (runs/demo-fashion-mnist, runs/demo-wordnet); kept: -2, ...
     overwrite: bool = False  # replace an existing run folder
     pretrain_minutes: float = 8.0  # time budget of the pre-training (SimCLR for images, MLM for text)
-    labels_per_class: int = 0  # label budget K per class; 0 = the task's (fashion-mnist 10, wordnet 32)
+    labels_per_class: int = 0  # labels per class in all (training and selection); 0 = the task's (20, wordnet 64)
     seed: int = 0  # first seed
-    seeds: int = 3  # fine-tuning seeds (label splits) per method
+    seeds: int = 5  # label draws (seeds) per method, paired across methods
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from ptft.data.types import Examples
 from ptft.errors import ConfigError, DataError
 from ptft.evaluate.baselines import run_baseline
 from ptft.evaluate.report import write_reports
-from ptft.evaluate.study import LEARNING_RATES, encoder_shape
 from ptft.evaluate.summary import summarize, verdicts
 from ptft.finetune.job import Finetuned, run_finetune
 from ptft.finetune.model import load
@@ -42,6 +41,8 @@ from ptft.train.estimate import estimate
 from ptft.train.run_folder import start_run, versions
 
 CELLS_FILE = "cells.jsonl"
+# --resume may add budgets, seeds and methods to a study: the finished cells are kept, the new ones run
+GROWS_ON_RESUME = frozenset({"labels_per_class", "seeds", "methods"})
 STRATEGIES = ("linear", "full", "llrd", "lp-ft", "gradual-unfreeze", "lora", "self-train", "fixmatch")
 
 
@@ -65,12 +66,38 @@ def selection_split(per_class: int) -> tuple[int, int]:
     return per_class - val, val
 
 
-def _start_name(source: str, several: bool) -> str:
-    return f"[{Path(source.removeprefix('hf:')).name}]" if several else ""
+def starts(pretrained: tuple[str, ...]) -> dict[str, str]:
+    """The --pretrained starts by name: `NAME=SOURCE` names one, else it is named after its folder."""
+    named: dict[str, str] = {}
+    for entry in pretrained:
+        name, sep, source = entry.partition("=")
+        if not sep or not name or "/" in name or ":" in name:
+            name, source = Path(entry.removeprefix("hf:")).name, entry
+        if name in named:
+            raise ConfigError(
+                f"two --pretrained starts are named '{name}'; name them: --pretrained NAME=RUN,NAME2=hf:PATH"
+            )
+        named[name] = source
+    return named
 
 
 def _hf_path(cfg: CompareConfig) -> str:
-    return next((p[3:] for p in cfg.pretrained if p.startswith("hf:")), "")
+    return next((p[3:] for p in starts(cfg.pretrained).values() if p.startswith("hf:")), "")
+
+
+def _strategy_rows(method: str, cfg: CompareConfig) -> list[tuple[str, str, str, str]]:
+    """A strategy's rows, one per start: from every --pretrained one, or with `full[NAME]` from the one named
+    NAME only (so a slow method can run from one start). With several starts a row's name says its start."""
+    strategy, _, name = method.partition("[")
+    named = starts(cfg.pretrained)
+    if not named:
+        raise ConfigError(f"method '{method}' fine-tunes a pre-trained encoder; give --pretrained RUN|hf:PATH")
+    if name and (not name.endswith("]") or name[:-1] not in named):
+        raise ConfigError(f"method '{method}': the name in brackets must be one of the --pretrained starts: "
+                          f"{', '.join(f'{strategy}[{n}]' for n in named)}")  # fmt: skip
+    chosen = {name[:-1]: named[name[:-1]]} if name else named
+    several = len(named) > 1
+    return [(f"{strategy}[{n}]" if several else strategy, "finetune", strategy, src) for n, src in chosen.items()]
 
 
 def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
@@ -88,11 +115,8 @@ def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
             rows.append((method, "baseline", "", ""))
         elif method == "scratch":
             rows.append((method, "finetune", "full", ""))
-        elif method in STRATEGIES:
-            if not cfg.pretrained:
-                raise ConfigError(f"method '{method}' fine-tunes a pre-trained encoder; give --pretrained RUN|hf:PATH")
-            for source in cfg.pretrained:
-                rows.append((method + _start_name(source, len(cfg.pretrained) > 1), "finetune", method, source))
+        elif method.partition("[")[0] in STRATEGIES:
+            rows += _strategy_rows(method, cfg)
         else:
             known = [*modality.baselines, "scratch", *STRATEGIES]
             raise ConfigError(f"unknown method '{method}' for {modality.name} data; available: {', '.join(known)}")
@@ -119,13 +143,19 @@ def split_test(cfg: CompareConfig, data: Examples) -> tuple[Examples, Examples, 
 
 def _finetune_config(cfg: CompareConfig, cell: Cell, out: Path, shape: dict[str, Any]) -> FinetuneConfig:
     train_k, val_k = selection_split(cell.labels_per_class)
-    lr = LEARNING_RATES["scratch"] if not cell.pretrained else cfg.loop.lr
     model = replace(cfg.model, **shape) if not cell.pretrained else cfg.model
     return FinetuneConfig(
         pretrained=cell.pretrained, out=str(out), overwrite=True, strategy=cell.strategy, labels_per_class=train_k,
-        val_per_class=val_k, data_dir=cfg.data_dir, model=model, text=cfg.text,
-        loop=replace(cfg.loop, seed=cell.seed, lr=lr),
+        val_per_class=val_k, data_dir=cfg.data_dir, model=model, text=cfg.text, pseudo_threshold=cfg.pseudo_threshold,
+        loop=replace(cfg.loop, seed=cell.seed, lr=start_lr(cfg, cell.pretrained)),
     )  # fmt: skip
+
+
+def start_lr(cfg: CompareConfig, pretrained: str) -> float:
+    """The learning rate for a start: a random init (--scratch-lr), an hf: encoder (--hf-lr), a ptft bundle (--lr)."""
+    if not pretrained:
+        return cfg.scratch_lr
+    return cfg.hf_lr if pretrained.startswith("hf:") else cfg.loop.lr
 
 
 def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, out: Path, context: dict) -> dict:
@@ -203,9 +233,16 @@ def _append(path: Path, row: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
+def encoder_shape(spec: dict[str, Any]) -> dict[str, Any]:
+    """The model options (`ModelConfig` keys) of a stored encoder spec: a scratch run built with them differs
+    from the pre-trained encoder only in its initialisation."""
+    keys = ("dim", "depth", "heads", "patch_size", "activation", "dropout")
+    return {k: spec[k] for k in keys if k in spec} | {"encoder": spec["name"]}
+
+
 def _scratch_shape(cfg: CompareConfig) -> dict[str, Any]:
     """Scratch takes the first ptft bundle's encoder shape, so only the initialisation differs."""
-    for source in cfg.pretrained:
+    for source in starts(cfg.pretrained).values():
         if not source.startswith("hf:"):
             return encoder_shape(load(source).meta["encoder"])
     return {}
@@ -227,7 +264,7 @@ def compare(cfg: CompareConfig, data: Examples | None = None, log: Any = print) 
             "(fine-tuning cells run up to --steps steps; early stopping often ends them sooner); "
             "nothing was written")  # fmt: skip
         return {"cells": [c.key for c in cells], "estimated_minutes": minutes}
-    out = start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, Dist(0, 1, 0))
+    out = start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, Dist(0, 1, 0), free=GROWS_ON_RESUME)
     done = finished_cells(out / CELLS_FILE)
     todo = [c for c in cells if c.key not in done]
     log(f"{loaded.source}: {len(train)} examples for labels and pool, test: {len(test)} ({test_how})")

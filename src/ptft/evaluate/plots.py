@@ -1,4 +1,4 @@
-"""Plots (matplotlib, written as PNG): the comparison bar chart with seed spread, training curves."""
+"""Plots (matplotlib, written as PNG): training curves. (A study's plots are in its report: `report.py`.)"""
 
 from __future__ import annotations
 
@@ -10,27 +10,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-
-def comparison_bars(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Mean test accuracy per method (bars) with every seed as a dot and +-1 std as error bars."""
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    fig, ax = plt.subplots(figsize=(1.4 * len(methods) + 2, 4))
-    for i, method in enumerate(methods):
-        values = np.array([100 * r["accuracy"] for r in rows if r["method"] == method])
-        ax.bar(i, values.mean(), yerr=values.std() if len(values) > 1 else None, capsize=6, alpha=0.75)
-        ax.scatter(np.full(len(values), i), values, color="black", s=12, zorder=3)
-        ax.text(i, values.mean() + values.std() + 1, f"{values.mean():.1f}", ha="center", va="bottom", fontsize=9)
-    ax.set_xticks(range(len(methods)), methods)
-    low = min(100 * r["accuracy"] for r in rows)
-    ax.set_ylim(max(0, low - 15), 100)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:

@@ -93,14 +93,35 @@ def difference_chart(results: dict[str, Any]) -> str:
 
 
 def command(results: dict[str, Any]) -> str:
-    cfg = results["config"]
-    budgets = ",".join(map(str, cfg["labels_per_class"]))
-    flags = ["ptft", "compare", "--data", cfg["data"], "--labels-per-class", budgets, "--seeds", str(cfg["seeds"]),
-             "--seed", str(cfg["seed"]), "--out", cfg["out"]]  # fmt: skip
-    for key in ("test", "pretrained", "methods"):
-        if cfg[key]:
-            flags += [f"--{key}", cfg[key] if isinstance(cfg[key], str) else ",".join(cfg[key])]
+    """The `ptft compare` line that runs this study again: every option that differs from its default."""
+    from ptft.config import CompareConfig, flat_fields, flatten
+
+    used = flatten(results["config"])
+    flags = ["ptft", "compare"]
+    for key, (_, _, default) in flat_fields(CompareConfig).items():
+        value = used.get(key, default)
+        if isinstance(value, list):
+            value, default = tuple(value), tuple(default) if isinstance(default, list | tuple) else default
+        if value == default and key not in ("data", "out") or key in ("overwrite", "resume", "dry_run"):
+            continue
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + flag[2:])
+        elif value is not None:
+            flags += [flag, ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
     return shlex.join(flags)
+
+
+def text_table(results: dict[str, Any]) -> str:
+    """The tables of every budget for a terminal: fixed-width columns, the verdict sentences under each."""
+    sentences = {v["labels_per_class"]: v["sentences"] for v in results["verdicts"]}
+    lines = []
+    for k, rows in tables(results).items():
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
+        lines += [f"{k} labels per class (in all):", "  ".join(h.ljust(w) for h, w in zip(HEADER, widths))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+        lines += [f"=> {s}" for s in sentences.get(k, [])] + [""]
+    return "\n".join(lines).rstrip()
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -71,8 +71,11 @@ def resolved_loop(
     return dataclasses.replace(loop, batch_size=found)
 
 
-def start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist) -> Path:
-    """Create the run folder (rank 0), write the resolved config, refuse a changed config on resume."""
+def start_run(
+    out: str, overwrite: bool, resume: bool, config: Any, info: Dist, free: frozenset[str] = frozenset()
+) -> Path:
+    """Create the run folder (rank 0), write the resolved config, refuse a changed config on resume (but for
+    the `free` options, which only add work: a study's budgets, seeds and methods)."""
     run_dir = Path(out)
 
     def work() -> None:
@@ -84,7 +87,7 @@ def start_run(out: str, overwrite: bool, resume: bool, config: Any, info: Dist) 
         if resume and path.is_file():
             before, now = flatten(json.loads(path.read_text())), flatten(json.loads(json.dumps(current)))  # as JSON
             changed = sorted(
-                k for k in set(before) | set(now) if before.get(k) != now.get(k) and k not in FREE_ON_RESUME
+                k for k in set(before) | set(now) if before.get(k) != now.get(k) and k not in FREE_ON_RESUME | free
             )
             if changed:
                 raise ConfigError(
