@@ -164,6 +164,23 @@ def write_tokenizer(path: Path, specials: list[str] = SPECIALS) -> None:
     tokenizer.save(str(path))
 
 
+def write_tiny_bert(folder: Path) -> Any:
+    """A random tiny BertModel saved by transformers (config.json, model.safetensors, tokenizer.json) into
+    `folder`; returns the model (in eval mode). Skips the test when transformers is not installed."""
+    transformers = pytest.importorskip("transformers")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_tokenizer(folder / "tokenizer.json")
+    vocab_size = Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab_size()
+    config = transformers.BertConfig(
+        vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=64, pad_token_id=0,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.BertModel(config).eval()
+    model.save_pretrained(folder, safe_serialization=True)
+    return model
+
+
 def write_idx(path: Path, array: np.ndarray) -> Path:
     """An IDX file of a uint8 array (gzipped if the name ends in .gz), as MNIST ships them."""
     data = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)

@@ -11,34 +11,20 @@ from typing import Any
 
 import pytest
 import torch
-from tokenizers import Tokenizer
 
 from ptft.errors import BundleError, ConfigError, DataError
 from ptft.models import build_encoder, mean_pool
 from ptft.models.bert import BertEncoder  # noqa: F401  (registers "bert")
 from ptft.models.hf import load_hf_folder
 from ptft.preprocess import TextTokenizer
-from tests.conftest import SENTENCES, write_tokenizer
+from tests.conftest import SENTENCES, write_tiny_bert, write_tokenizer
 
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny BertModel saved by transformers: config.json, model.safetensors, tokenizer.json."""
-    transformers = pytest.importorskip("transformers")
     folder = tmp_path_factory.mktemp("tiny-bert")
-    write_tokenizer(folder / "tokenizer.json")
-    vocab_size = Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab_size()
-    config = transformers.BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-        pad_token_id=0,
-    )
-    torch.manual_seed(0)
-    transformers.BertModel(config).save_pretrained(folder, safe_serialization=True)
+    write_tiny_bert(folder)
     return folder
 
 

@@ -105,20 +105,10 @@ def test_resume_reuses_the_tokenizer_the_run_started_with(
 
 
 def test_finetune_a_hugging_face_folder_into_a_normal_bundle(tmp_path: Path, corpus: dict[str, Path]) -> None:
-    transformers = pytest.importorskip("transformers")
-    from tests.conftest import write_tokenizer
+    from tests.conftest import write_tiny_bert
 
     folder = tmp_path / "tiny-bert"
-    folder.mkdir()
-    write_tokenizer(folder / "tokenizer.json")
-    vocab = json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"]
-    config = transformers.BertConfig(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=64, pad_token_id=0,
-    )  # fmt: skip
-    torch.manual_seed(0)
-    hf = transformers.BertModel(config).eval()
-    hf.save_pretrained(folder, safe_serialization=True)
+    hf = write_tiny_bert(folder)
     out = tmp_path / "ft"
     argv = ["finetune", "--data", str(corpus["train"]), "--from", f"hf:{folder}", "--out", str(out)]
     assert cli.main([*argv, "--labels-per-class", "4", "--steps", "2", "--no-progress"]) == 0

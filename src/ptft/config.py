@@ -116,6 +116,7 @@ class PretrainConfig:
     resume: bool = False  # continue the run in --out from its last checkpoint
     dry_run: bool = False  # print parameters, FLOPs, memory and the estimated time, then exit (writes nothing)
     objective: str = "auto"  # auto (simclr for images, mlm for text) | simclr | mae | mlm
+    pretrained: str = ""  # continue pre-training: a ptft run folder or hf:PATH (its preprocessing and shape kept)
     # Objective options: None = the objective's own default. Each objective declares which it takes (its
     # Options dataclass, ptft/objectives/); one it does not take is an error listing those it does.
     mask_ratio: float | None = None  # mae, mlm: fraction hidden

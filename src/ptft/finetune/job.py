@@ -26,8 +26,6 @@ from ptft.models import ClassificationHead, Classifier, build_encoder
 from ptft.models.heads import RegressionHead
 from ptft.notes import recorded
 from ptft.objectives.supervised import SupervisedClassification, SupervisedRegression
-from ptft.preprocess import preprocessor_from_state
-from ptft.train.checkpoint import read_bundle
 from ptft.train.distributed import Dist, init_distributed
 from ptft.train.run_folder import (
     AUTO_BATCH_FILE,
@@ -39,6 +37,7 @@ from ptft.train.run_folder import (
     resolved_loop,
     start_run,
 )
+from ptft.train.start import read_start
 
 
 @dataclass
@@ -54,17 +53,7 @@ def starting_point(cfg: FinetuneConfig, modality: Modality, data: Examples, info
     if not cfg.pretrained:
         preprocessor = fitted_once(cfg.out, cfg.resume, info, lambda: modality.fit_preprocessor(data, cfg.text))
         return Imported(preprocessor, modality.encoder_spec(cfg.model, preprocessor), {}, {})
-    if cfg.pretrained.startswith("hf:"):
-        return modality.import_encoder(cfg.pretrained[3:], cfg.text)
-    meta, tensors = read_bundle(cfg.pretrained)
-    origin = {"path": str(cfg.pretrained), "kind": meta.get("kind"), "data": meta.get("data")}
-    preprocessor = preprocessor_from_state(meta["preprocessor"])
-    if preprocessor.kind != modality.name:
-        raise BundleError(
-            f"{cfg.pretrained} was pre-trained on {preprocessor.kind}, but {data.source} holds {modality.name}; "
-            f"pre-train on {modality.name} data or fine-tune from scratch"
-        )
-    return Imported(preprocessor, meta["encoder"], tensors, origin)
+    return read_start(cfg.pretrained, modality, data.source, cfg.text)
 
 
 def split_budget(cfg: FinetuneConfig, data: Examples) -> Split:

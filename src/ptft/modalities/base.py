@@ -45,6 +45,16 @@ class Baseline:
 
 
 @dataclass
+class Imported:
+    """An existing encoder to start from (e.g. a Hugging Face folder): its preprocessing, spec and weights."""
+
+    preprocessor: Preprocessor
+    spec: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+    origin: dict[str, Any]
+
+
+@dataclass
 class PretrainInputs:
     """What pre-training reads: the fitted preprocessing, every example as model input (a Batch, or rows read
     when asked for), what the data is (source, n, fingerprint, skipped) and the corpus report."""
@@ -53,16 +63,7 @@ class PretrainInputs:
     rows: Any  # Batch | a Rows source (ptft.train.batches.Rows)
     about: dict[str, Any]
     corpus: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Imported:
-    """An existing encoder to start from (e.g. a Hugging Face folder): its preprocessing, spec and weights."""
-
-    preprocessor: Preprocessor
-    spec: dict[str, Any]
-    tensors: dict[str, torch.Tensor]
-    origin: dict[str, Any]
+    start: Imported | None = None  # the encoder pre-training continues from (`--from`); None = a new one
 
 
 class Modality(ABC):
@@ -123,6 +124,11 @@ class Modality(ABC):
         """Strings equal for duplicates (for the pool's leakage check against labelled and test examples);
         None: this modality has no such check yet."""
         return None
+
+    def start_options(self, preprocessor: Preprocessor, options: TextConfig) -> TextConfig:
+        """The options that make the pre-training corpus for an existing preprocessing (`--from`), so that the
+        corpus is cleaned as that preprocessing cleans what it is given."""
+        return options
 
     def corpus(self, examples: Examples, options: TextConfig, held: Examples | None) -> tuple[Examples, dict[str, Any]]:
         """The pre-training corpus made from `examples` (cleaned, de-duplicated, without `held`-out ones)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,10 @@ class TextModality(Modality):
 
     def leakage_keys(self, examples: Examples) -> list[str] | None:
         return _texts(examples)
+
+    def start_options(self, preprocessor: Preprocessor, options: TextConfig) -> TextConfig:
+        pipeline = _pipeline(preprocessor)  # an imported tokenizer normalises itself: no cleaning then
+        return replace(options, clean=bool(pipeline.clean_steps), max_length=pipeline.tokenizer.max_length)
 
     def corpus(self, examples: Examples, options: TextConfig, held: Examples | None) -> tuple[Examples, dict[str, Any]]:
         """Cut, cleaned, de-duplicated, and without the held-out texts (`--holdout`)."""

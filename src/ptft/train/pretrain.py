@@ -11,8 +11,9 @@ from typing import Any
 
 import torch
 
-from ptft.config import OBJECTIVE_OPTIONS, PretrainConfig, to_dict
+from ptft.config import OBJECTIVE_OPTIONS, ModelConfig, PretrainConfig, TextConfig, to_dict
 from ptft.data.types import Examples, note_skips, skip_report
+from ptft.errors import BundleError, ConfigError
 from ptft.modalities import Modality, PretrainInputs, modality_for, modality_of, read_data
 from ptft.models import build_encoder
 from ptft.notes import recorded
@@ -32,6 +33,7 @@ from ptft.train.run_folder import (
     resolved_loop,
     start_run,
 )
+from ptft.train.start import read_start
 
 
 def given_options(cfg: PretrainConfig) -> dict[str, Any]:
@@ -40,8 +42,9 @@ def given_options(cfg: PretrainConfig) -> dict[str, Any]:
 
 
 def check_options(cfg: PretrainConfig) -> None:
-    """Fail early (before any data is read) on an unknown objective, an option it does not take, or a value
-    no objective that takes it accepts."""
+    """Fail early (before any data is read) on an unknown objective, an option it does not take, a value
+    no objective that takes it accepts, or a shape option beside --from."""
+    check_start(cfg)
     given = given_options(cfg)
     if cfg.objective != "auto":
         resolve_options(cfg.objective, given)
@@ -68,27 +71,53 @@ def pretraining_inputs(cfg: PretrainConfig, data: str | Examples, info: Dist) ->
         modality = modality_for(data, cfg.text)
         prepared = modality.prepared_source(data, cfg.loop.seed, lambda value: json_from_rank0(value, info))
         if prepared is not None:
+            if cfg.pretrained:
+                raise ConfigError(f"{data} is a prepared corpus, tokenized with its own tokenizer; --from "
+                                  f"{cfg.pretrained} brings another: give the raw texts instead")  # fmt: skip
             return modality, prepared
         raw = modality.read(data, cfg.data_dir, cfg.text, labels=False)
     else:
         modality, raw = modality_of(data), data
+    start = read_start(cfg.pretrained, modality, raw.source, cfg.text) if cfg.pretrained else None
+    options = modality.start_options(start.preprocessor, cfg.text) if start else cfg.text
     held = read_data(cfg.text.holdout, cfg.data_dir, cfg.text, labels=False) if cfg.text.holdout else None
-    examples, corpus = modality.corpus(raw, cfg.text, held)
-    preprocessor = fitted_once(
+    examples, corpus = modality.corpus(raw, options, held)
+    preprocessor = start.preprocessor if start else fitted_once(
         cfg.out, cfg.resume, info, lambda: modality.fit_preprocessor(examples, cfg.text, cleaned=True)
-    )
+    )  # fmt: skip
     rows = modality.batch(preprocessor, examples, cleaned=True)
     corpus.update(modality.corpus_counts(preprocessor, rows))
     about = {"source": raw.source, "n": len(examples), "fingerprint": examples.fingerprint(), **skip_report(raw)}
-    return modality, PretrainInputs(preprocessor, rows, about, corpus)
+    return modality, PretrainInputs(preprocessor, rows, about, corpus, start)
+
+
+def check_start(cfg: PretrainConfig) -> None:
+    """With --from, the encoder's shape and tokenizer are the start's: an option that would set them is an error."""
+    if not cfg.pretrained:
+        return
+    given = [k for k, v in dataclasses.asdict(cfg.model).items() if v != getattr(ModelConfig(), k)]
+    given += [k for k in ("tokenizer", "vocab_size") if getattr(cfg.text, k) != getattr(TextConfig(), k)]
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConfigError(f"{flags}: pre-training continues from {cfg.pretrained}, whose shape and tokenizer it "
+                          "keeps; leave these options out (or drop --from to build a new encoder)")  # fmt: skip
 
 
 def _objective(cfg: PretrainConfig, modality: Modality, inputs: PretrainInputs) -> tuple[dict[str, Any], Objective]:
     """-> (the encoder spec, the objective training that encoder)."""
-    spec = modality.encoder_spec(cfg.model, inputs.preprocessor)
+    start = inputs.start
+    spec = start.spec if start else modality.encoder_spec(cfg.model, inputs.preprocessor)
     name = modality.default_objective if cfg.objective == "auto" else cfg.objective
     context = modality.objective_context(cfg.model, inputs.preprocessor)
-    return spec, build_objective(name, build_encoder(spec), given_options(cfg), **context)
+    encoder = build_encoder(spec)
+    if start:
+        weights = {k.removeprefix("encoder."): v for k, v in start.tensors.items()}
+        try:
+            encoder.load_state_dict(weights)
+        except RuntimeError as exc:
+            message = f"{cfg.pretrained}: its weights do not fit the encoder spec stored with them: {exc}"
+            raise BundleError(message) from None
+    return spec, build_objective(name, encoder, given_options(cfg), **context)
 
 
 def dry_run(cfg: PretrainConfig, data: str | Examples) -> Estimate:
@@ -149,5 +178,7 @@ def _pretrain(cfg: PretrainConfig, data: str | Examples, stop_at: int, notes: li
         "metrics": metrics,
         "notes": notes,
     }
+    if inputs.start:
+        meta["pretrained_from"] = inputs.start.origin
     finish_run(run_dir, meta, {f"encoder.{k}": v for k, v in objective.encoder.state_dict().items()}, info)
     return Pretrained(run_dir, result, data_report, meta)
