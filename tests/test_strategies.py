@@ -143,3 +143,41 @@ def test_lora_on_an_encoder_without_linear_layers_is_refused(tmp_path: Any, tiny
     with pytest.raises(ConfigError, match="strategy 'lora' adapts the linear layers.*CNNEncoder has none"):
         finetune("lora", tmp_path, tiny)
     assert not (tmp_path / "lora").exists()  # refused before the run folder was made
+
+
+def test_setfit_trains_the_encoder_on_pairs_then_the_head_alone(
+    tmp_path: Any, tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ptft.objectives.pairs import PairContrast
+
+    calls = stage_spy(monkeypatch)
+    objectives: list[str] = []
+    real = run_module.train
+    monkeypatch.setattr(run_module, "train", lambda o, *a, **k: objectives.append(type(o).__name__) or real(o, *a, **k))
+    tuned = finetune("setfit", tmp_path, tiny)
+    assert objectives == [PairContrast.__name__, "SupervisedClassification"]
+    pairs, head = calls
+    assert pairs["trained"] and all(n.startswith("encoder.") for n in pairs["trained"])  # the encoder alone
+    assert pairs["changed"] <= pairs["trained"] and pairs["changed"]
+    assert head["trained"] == {n for n in head["trained"] if n.startswith("head.")} and head["changed"]
+    stages = tuned.metrics_["stages"]
+    assert [s["name"] for s in stages] == ["pairs", "head"] and 0 <= stages[0]["val"] <= 1  # centroid accuracy
+
+
+def test_pair_cosine_loss_matches_a_naive_double_loop() -> None:
+    from ptft.objectives.pairs import pair_cosine_loss
+
+    torch.manual_seed(0)
+    embeddings, labels = torch.randn(7, 5), torch.tensor([0, 1, 0, 2, 1, 1, 0])
+    same, different = [], []
+    for i in range(7):
+        for j in range(i + 1, 7):
+            cosine = float(torch.dot(embeddings[i], embeddings[j]) / (embeddings[i].norm() * embeddings[j].norm()))
+            (same if labels[i] == labels[j] else different).append((cosine - float(labels[i] == labels[j])) ** 2)
+    expected = (np.mean(same) + np.mean(different)) / 2
+    assert np.isclose(float(pair_cosine_loss(embeddings, labels)), expected, rtol=1e-5)
+    cosine = float(torch.cosine_similarity(embeddings[0], embeddings[1], dim=0))
+    assert np.isclose(float(pair_cosine_loss(embeddings[:2], torch.tensor([0, 1]))), cosine**2, rtol=1e-5)
+    assert float(pair_cosine_loss(embeddings[:1], labels[:1])) == 0.0  # one example: no pair
+    aligned = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert float(pair_cosine_loss(aligned, torch.tensor([0, 0, 1]))) == 0.0  # the ideal embedding costs nothing

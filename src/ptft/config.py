@@ -135,7 +135,7 @@ class FinetuneConfig:
     out: str = "runs/finetune"  # run folder to create
     overwrite: bool = False  # replace an existing run folder
     resume: bool = False  # continue the run in --out from its last checkpoint
-    strategy: str = "full"  # full | linear | llrd | lp-ft | gradual-unfreeze | lora | self-train | fixmatch
+    strategy: str = "full"  # full | linear | llrd | lp-ft | gradual-unfreeze | lora | setfit | self-train | fixmatch
     task: str = "classification"  # classification | regression (numeric labels, MSE loss, RMSE/MAE/R²/Spearman)
     labels_per_class: int = 10  # label budget K (stratified); regression: K labels in all; 0 = use every label
     val_per_class: int = 0  # validation examples per class (regression: in all); 0 = same as labels_per_class
@@ -165,7 +165,7 @@ class FinetuneConfig:
             )
         if not 0 < self.layer_decay <= 1:
             raise ConfigError(f"option 'layer_decay' must lie in (0, 1], got {self.layer_decay}")
-        if self.task == "regression" and self.strategy in ("self-train", "fixmatch"):
+        if self.task == "regression" and self.strategy in ("self-train", "fixmatch", "setfit"):
             raise ConfigError(f"strategy '{self.strategy}' needs classes; for regression use full or linear")
 
 

@@ -32,6 +32,7 @@ from ptft.evaluate.report import write_reports
 from ptft.evaluate.summary import summarize, verdicts
 from ptft.finetune.job import Finetuned, run_finetune
 from ptft.finetune.model import load
+from ptft.finetune.strategies import STRATEGIES
 from ptft.modalities import Modality, modality_of, read_data
 from ptft.models import ClassificationHead, Classifier, build_encoder
 from ptft.objectives.supervised import SupervisedClassification
@@ -43,7 +44,6 @@ from ptft.train.run_folder import start_run, versions
 CELLS_FILE = "cells.jsonl"
 # --resume may add budgets, seeds and methods to a study: the finished cells are kept, the new ones run
 GROWS_ON_RESUME = frozenset({"labels_per_class", "seeds", "methods"})
-STRATEGIES = ("linear", "full", "llrd", "lp-ft", "gradual-unfreeze", "lora", "self-train", "fixmatch")
 
 
 @dataclass(frozen=True)
@@ -115,10 +115,10 @@ def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
             rows.append((method, "baseline", "", ""))
         elif method == "scratch":
             rows.append((method, "finetune", "full", ""))
-        elif method.partition("[")[0] in STRATEGIES:
+        elif method.partition("[")[0] in STRATEGIES.names():
             rows += _strategy_rows(method, cfg)
         else:
-            known = [*modality.baselines, "scratch", *STRATEGIES]
+            known = [*modality.baselines, "scratch", *STRATEGIES.names()]
             raise ConfigError(f"unknown method '{method}' for {modality.name} data; available: {', '.join(known)}")
     seeds = range(cfg.seed, cfg.seed + cfg.seeds)
     return [Cell(m, kind, s, p, k, seed) for k in cfg.labels_per_class for seed in seeds for m, kind, s, p in rows]

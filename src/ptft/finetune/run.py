@@ -17,6 +17,7 @@ from ptft.finetune.strategies import STRATEGIES
 from ptft.modalities import Modality
 from ptft.models.heads import Classifier, RegressionHead
 from ptft.objectives.consistency import PoolConsistency
+from ptft.objectives.pairs import PairContrast, centroid_accuracy
 from ptft.objectives.supervised import SupervisedClassification, SupervisedRegression
 from ptft.train import BatchStream, Dist, TrainResult, train
 
@@ -61,9 +62,13 @@ def _fit_once(
     resume: bool,
     stop_at: int,
     desc: str,
+    pairs: bool = False,
 ) -> TrainResult:
+    """One training run of `model` on (x, y), validated on data.x_val; `pairs`: the encoder alone, by pair
+    contrast, validated by class centroids (the head is not trained)."""
     regression = isinstance(model.head, RegressionHead)
-    objective = supervised_objective(model, cfg, modality, data.x_pool)
+    augment = modality.finetune_augment if cfg.augment else None
+    objective = PairContrast(model, augment) if pairs else supervised_objective(model, cfg, modality, data.x_pool)
     stream = BatchStream(
         x, y, min(cfg.loop.batch_size, len(x)), cfg.loop.seed, info.rank, info.world, workers=cfg.loop.workers
     )
@@ -71,6 +76,8 @@ def _fit_once(
     def evaluate() -> dict[str, float]:
         if regression:  # higher is better for the loop: the negated validation RMSE
             return {"neg_rmse": -regression_report(data.y_val.numpy(), predict_values(model, data.x_val))["rmse"]}
+        if pairs:
+            return {"accuracy": centroid_accuracy(model, data.x_train, data.y_train, data.x_val, data.y_val)}
         return {"accuracy": accuracy_of(model, data.x_val, data.y_val)}
 
     monitor = "neg_rmse" if regression else "accuracy"
@@ -103,7 +110,8 @@ def _stages(
         groups = stage.prepare(model, cfg)
         desc = "fine-tune" if len(stages) == 1 else f"fine-tune {stage.name}"
         result = _fit_once(model, groups, data.x_train, data.y_train, data, _stage_config(cfg, stage.share), modality,
-                           stage_dir, info, resume and i == 0, stop_at if i == 0 else 0, desc)  # fmt: skip
+                           stage_dir, info, resume and i == 0, stop_at if i == 0 else 0, desc,
+                           stage.objective == "pairs")  # fmt: skip
         if stage.finish is not None:
             stage.finish(model)
         done.append((stage.name, result))

@@ -10,6 +10,8 @@ freezes) and giving its parameter groups.
   can Distort Pretrained Features": better than full fine-tuning when the head starts random).
 - `gradual-unfreeze` (ULMFiT, Howard & Ruder 2018): the head alone, then one more block per stage from the
   top, the whole encoder in the last; the loop's steps are shared equally between the stages.
+- `setfit` (Tunstall et al. 2022): the encoder alone, trained on pairs of labelled examples to put the
+  same label at cosine 1 and different labels at 0 (`objectives/pairs.py`), then the head on that embedding.
 - `lora` (Hu et al., ICLR 2022): low-rank adapters (`--lora-rank`, `--lora-alpha`) on every linear layer of
   the encoder's blocks (attention and MLP projections), through Hugging Face `peft` (`pip install
   'ptft[lora]'`); the encoder's own weights stay frozen, and the adapters are merged into them when the
@@ -39,6 +41,7 @@ class Stage:
     prepare: Callable[[Classifier, FinetuneConfig], ParamGroups]  # sets what trains; returns the groups
     share: float = 1.0  # of the loop's steps
     finish: Callable[[Classifier], None] | None = None  # after the stage (LoRA: merge the adapters)
+    objective: str = "supervised"  # supervised (the head's loss) | pairs (the encoder alone: objectives/pairs.py)
 
 
 Strategy = Callable[[Classifier, FinetuneConfig], list[Stage]]
@@ -57,6 +60,11 @@ def _outside_blocks(encoder: nn.Module, blocks: nn.ModuleList) -> list[nn.Parame
 def full_groups(model: Classifier, cfg: FinetuneConfig) -> ParamGroups:
     model.unfreeze_encoder()
     return [{"params": list(model.encoder.parameters()), "lr": cfg.loop.lr}, _head(model, cfg)]
+
+
+def full_encoder_groups(model: Classifier, cfg: FinetuneConfig) -> ParamGroups:
+    model.unfreeze_encoder()
+    return [{"params": list(model.encoder.parameters()), "lr": cfg.loop.lr}]
 
 
 def linear_groups(model: Classifier, cfg: FinetuneConfig) -> ParamGroups:
@@ -176,6 +184,13 @@ def gradual_unfreeze(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
 def lora(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
     lora_targets(model.encoder)  # fail here, before the run starts, where it cannot apply
     return [Stage("lora", lora_groups, finish=merge_lora)]
+
+
+@STRATEGIES.register("setfit")
+def setfit(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
+    """SetFit's two steps: the encoder trained on pairs of labelled examples (same label: cosine 1, else 0),
+    validated by the nearest class centroid, then the head alone on that embedding."""
+    return [Stage("pairs", full_encoder_groups, 0.5, objective="pairs"), Stage("head", linear_groups, 0.5)]
 
 
 STRATEGIES.register("self-train")(full)
