@@ -248,7 +248,7 @@ class DemoConfig:
     out: str = ""  # output folder; empty = the task's own (runs/demo-fashion-mnist, runs/demo-wordnet); kept: -2, ...
     overwrite: bool = False  # replace an existing run folder
     pretrain_minutes: float = 8.0  # time budget of the pre-training (SimCLR for images, MLM for text)
-    labels_per_class: int = 0  # labels per class in all (training and selection); 0 = the task's (20, wordnet 64)
+    labels_per_class: int = 0  # labels per class in all; 0 = the task's (fashion-mnist 20, wordnet-supersenses 64)
     seed: int = 0  # first seed
     seeds: int = 5  # label draws (seeds) per method, paired across methods
 
