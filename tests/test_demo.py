@@ -41,6 +41,7 @@ def test_the_demo_is_a_compare_that_prints_the_verdict_and_writes_the_report(
     demo.run_demo(cfg)
     out = capsys.readouterr().out
     assert "4 labels per class (in all)" in out and "=> pre-training (" in out  # the table, then the verdict
+    assert "k-NN probe" in out  # what the pre-training learnt, watched on labelled training images
     folder = tmp_path / "runs" / "demo-fashion-mnist"
     results = json.loads((folder / "compare" / "results.json").read_text())
     methods = ("logreg", "scratch", "linear", "full", "lp-ft")

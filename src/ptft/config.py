@@ -117,6 +117,8 @@ class PretrainConfig:
     dry_run: bool = False  # print parameters, FLOPs, memory and the estimated time, then exit (writes nothing)
     objective: str = "auto"  # auto (simclr for images, mlm for text) | simclr | mae | mlm
     pretrained: str = ""  # continue pre-training: a ptft run folder or hf:PATH (its preprocessing and shape kept)
+    probe: str = ""  # labelled data whose k-NN accuracy on the embedding is logged at each evaluation (watched only)
+    probe_size: int = 2000  # labelled examples the probe draws: half the memory, half classified by 20 neighbours
     # Objective options: None = the objective's own default. Each objective declares which it takes (its
     # Options dataclass, ptft/objectives/); one it does not take is an error listing those it does.
     mask_ratio: float | None = None  # mae, mlm: fraction hidden

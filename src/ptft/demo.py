@@ -75,7 +75,8 @@ def tasks() -> dict[str, Task]:
         text_methods = (*text_methods[:1], "minilm-frozen-logreg", *text_methods[1:], "full[minilm]")
     return {
         "fashion-mnist": Task(
-            "Fashion-MNIST", PretrainConfig(objective="simclr", model=PRETRAIN_MODEL, loop=PRETRAIN_LOOP),
+            "Fashion-MNIST",
+            PretrainConfig(objective="simclr", model=PRETRAIN_MODEL, loop=PRETRAIN_LOOP, probe="fashion-mnist"),
             CompareConfig(data="fashion-mnist", test="fashion-mnist:test", labels_per_class=(20,),
                           methods=("logreg", "scratch", "linear", "full", "lp-ft"), model=PRETRAIN_MODEL,
                           loop=FINETUNE_LOOP),
@@ -84,7 +85,7 @@ def tasks() -> dict[str, Task]:
         "wordnet-supersenses": Task(
             "WordNet noun supersenses",
             PretrainConfig(objective="mlm", mask_ratio=TEXT_MASK_RATIO, model=TEXT_MODEL, text=TEXT_OPTIONS,
-                           loop=TEXT_PRETRAIN_LOOP),
+                           loop=TEXT_PRETRAIN_LOOP, probe="wordnet-supersenses"),
             CompareConfig(data="wordnet-supersenses", test="wordnet-supersenses:test", labels_per_class=(64,),
                           pretrained=(f"minilm=hf:{minilm}",) if minilm else (), methods=text_methods,
                           model=TEXT_MODEL, text=replace(TEXT_OPTIONS, holdout=""), loop=TEXT_FINETUNE_LOOP,
@@ -118,8 +119,9 @@ def run_demo(cfg: DemoConfig) -> None:
     pre = replace(task.pretrain, out=str(out / PRETRAINED), overwrite=True, data_dir=cfg.data_dir, loop=loop)
     print(f"1/2 pre-training ({pre.objective}, {pre.model.encoder}) for up to {cfg.pretrain_minutes:g} minutes ...")
     trainer = Pretrainer(pre).fit(train)
-    print(f"    {trainer.result.steps} steps, {trainer.result.seconds / 60:.1f} min, "
-          f"final loss {trainer.result.last_loss:.3f}")  # fmt: skip
+    probe = trainer.result.last_eval.get("knn_accuracy")
+    print(f"    {trainer.result.steps} steps, {trainer.result.seconds / 60:.1f} min, final loss "
+          f"{trainer.result.last_loss:.3f}" + (f", k-NN probe {100 * probe:.1f} %" if probe is not None else ""))
     budget = (cfg.labels_per_class,) if cfg.labels_per_class else task.compare.labels_per_class
     study = replace(
         task.compare, pretrained=(f"{PRETRAINED}={trainer.run_dir}", *task.compare.pretrained), labels_per_class=budget,

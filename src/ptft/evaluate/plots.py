@@ -25,13 +25,14 @@ def training_curves(runs: dict[str, Path], path: Path) -> Path:
     for name, run_dir in runs.items():
         records = read_metrics(run_dir)
         loss = [(r["step"], r["loss"]) for r in records if "loss" in r]
-        val = [(r["step"], 100 * r["val_accuracy"]) for r in records if "val_accuracy" in r]
+        key = "val_accuracy" if any("val_accuracy" in r for r in records) else "val_knn_accuracy"  # --probe
+        val = [(r["step"], 100 * r[key]) for r in records if key in r]
         if loss:
             left.plot(*zip(*loss), label=name)
         if val:
             right.plot(*zip(*val), marker="o", markersize=3, label=name)
     left.set(xlabel="step", ylabel="training loss", title="loss")
-    right.set(xlabel="step", ylabel="validation accuracy (%)", title="validation accuracy")
+    right.set(xlabel="step", ylabel="accuracy (%)", title="validation (fine-tuning) or k-NN probe (pre-training)")
     for ax in (left, right):
         if ax.lines:
             ax.legend(fontsize=8)

@@ -206,7 +206,7 @@ def train(
 
     `param_groups` (each with 'params' and 'lr') come from a fine-tuning strategy; default: all
     parameters at cfg.lr. `evaluate` returns validation metrics; `monitor` names the one that
-    early stopping, the target and best-checkpoint selection use (higher is better).
+    early stopping, the target and best-checkpoint selection use (higher is better; '' = log them only).
     `stop_at` > 0 simulates a pre-emption after that step (tests).
     """
     if cfg.threads > 0:
@@ -266,7 +266,8 @@ def train(
                 last_eval = evaluate()
                 model.train()
                 logger.log(step, {f"val_{k}": v for k, v in last_eval.items()})
-                reason = _judge(state, from_rank0(last_eval[monitor], info, device), objective, cfg)
+                score = from_rank0(last_eval[monitor], info, device) if monitor else None
+                reason = _judge(state, score, objective, cfg) if score is not None else None
                 if reason:
                     stopped = reason
                     break

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ptft.config import OBJECTIVE_OPTIONS, ModelConfig, PretrainConfig, TextConfig, to_dict
@@ -22,7 +23,8 @@ from ptft.objectives.registry import resolve_options
 from ptft.train.batches import BatchStream
 from ptft.train.distributed import Dist, init_distributed, json_from_rank0
 from ptft.train.estimate import Estimate, estimate
-from ptft.train.loop import TrainResult, train
+from ptft.train.loop import Evaluate, TrainResult, train
+from ptft.train.probe import knn_probe, probe_split
 from ptft.train.run_folder import (
     AUTO_BATCH_FILE,
     PREPROCESSOR_FILE,
@@ -91,6 +93,19 @@ def pretraining_inputs(cfg: PretrainConfig, data: str | Examples, info: Dist) ->
     return modality, PretrainInputs(preprocessor, rows, about, corpus, start)
 
 
+def probe_hook(cfg: PretrainConfig, modality: Modality, preprocessor: Any, encoder: Any) -> Evaluate | None:
+    """The k-NN probe's evaluation hook (`--probe`), or None without one."""
+    if not cfg.probe:
+        return None
+    examples = read_data(cfg.probe, cfg.data_dir, cfg.text)
+    if examples.labels is None or modality_of(examples) is not modality:
+        raise ConfigError(f"--probe {cfg.probe}: give labelled {modality.name} data, like the data pre-trained on")
+    memory, queries = probe_split(examples, cfg.probe_size, cfg.loop.seed)
+    order = np.concatenate([memory, queries])
+    x = modality.batch(preprocessor, examples.subset(order))
+    return knn_probe(encoder, x, torch.as_tensor(np.asarray(examples.labels)[order]), len(memory))
+
+
 def check_start(cfg: PretrainConfig) -> None:
     """With --from, the encoder's shape and tokenizer are the start's: an option that would set them is an error."""
     if not cfg.pretrained:
@@ -143,13 +158,15 @@ def _pretrain(cfg: PretrainConfig, data: str | Examples, stop_at: int, notes: li
     torch.manual_seed(cfg.loop.seed + 1000 * info.rank)  # distinct augmentation streams per rank
     modality, inputs = pretraining_inputs(cfg, data, info)
     spec, objective = _objective(cfg, modality, inputs)
+    hook = probe_hook(cfg, modality, inputs.preprocessor, objective.encoder)
     loop = resolved_loop(cfg.loop, objective, inputs.rows, None, cfg.out, cfg.resume, info)
     run_dir = start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)  # inputs are valid: now touch --out
     keep_for_resume(run_dir, PREPROCESSOR_FILE, inputs.preprocessor.state_dict(), info)
     if not cfg.loop.batch_size:
         keep_for_resume(run_dir, AUTO_BATCH_FILE, {"batch_size": loop.batch_size}, info)
     stream = BatchStream(inputs.rows, None, loop.batch_size, loop.seed, info.rank, info.world, workers=loop.workers)
-    result = train(objective, stream, loop, run_dir, info, resume=cfg.resume, stop_at=stop_at, desc="pretrain")
+    result = train(objective, stream, loop, run_dir, info, evaluate=hook, monitor="", resume=cfg.resume,
+                   stop_at=stop_at, desc="pretrain")  # fmt: skip
     if result.stopped == "interrupted":
         raise interrupted("pretrain", run_dir, result.steps, result.total_steps)
     items = result.steps * stream.global_batch * loop.accumulate
@@ -160,6 +177,8 @@ def _pretrain(cfg: PretrainConfig, data: str | Examples, stop_at: int, notes: li
         "stopped": result.stopped,
         "items_seen": items,
     }
+    if result.last_eval:
+        metrics["probe"] = result.last_eval  # the k-NN probe's last reading (--probe)
     if "tokens" in inputs.corpus:
         tokens_per_example = inputs.corpus["tokens"] / max(len(inputs.rows), 1)
         metrics["tokens_per_second"] = round(items * tokens_per_example / max(result.seconds, 1e-9))
