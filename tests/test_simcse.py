@@ -58,7 +58,8 @@ def test_simcse_pre_trains_a_text_encoder_and_refuses_an_image_one(
     corpus = tmp_path / "pool.txt"
     corpus.write_text("\n".join(synthetic_texts(64, seed=0).texts) + "\n")
     argv = ["pretrain", "--data", str(corpus), "--objective", "simcse", "--dim", "16", "--depth", "1", "--heads", "2",
-            "--vocab-size", "120", "--steps", "3", "--batch-size", "16", "--no-progress", "--precision", "fp32"]  # fmt: skip
+            "--vocab-size", "120", "--steps", "3", "--batch-size", "16", "--no-progress",
+            "--precision", "fp32"]  # fmt: skip
     assert cli.main([*argv, "--out", str(tmp_path / "run"), "--temperature", "0.1"]) == 0
     meta = json.loads((tmp_path / "run" / "ptft.json").read_text())
     assert meta["objective"] == "simcse" and meta["objective_options"] == {"temperature": 0.1, "mask_ratio": 0.1}

@@ -115,13 +115,13 @@ class PretrainConfig:
     overwrite: bool = False  # replace an existing run folder
     resume: bool = False  # continue the run in --out from its last checkpoint
     dry_run: bool = False  # print parameters, FLOPs, memory and the estimated time, then exit (writes nothing)
-    objective: str = "auto"  # auto (simclr for images, mlm for text) | simclr | mae | mlm | simcse
+    objective: str = "auto"  # auto (simclr for images, mlm for text) | simclr | mae | mlm | electra | simcse
     pretrained: str = ""  # continue pre-training: a ptft run folder or hf:PATH (its preprocessing and shape kept)
     probe: str = ""  # labelled data whose k-NN accuracy on the embedding is logged at each evaluation (watched only)
     probe_size: int = 2000  # labelled examples the probe draws: half the memory, half classified by 20 neighbours
     # Objective options: None = the objective's own default. Each objective declares which it takes (its
     # Options dataclass, ptft/objectives/); one it does not take is an error listing those it does.
-    mask_ratio: float | None = None  # mae, mlm, simcse: fraction hidden (simcse: masked in each view)
+    mask_ratio: float | None = None  # mae, mlm, electra, simcse: fraction hidden (simcse: masked in each view)
     temperature: float | None = None  # simclr, simcse: InfoNCE temperature
     projection_dim: int | None = None  # simclr: width of the projection head (dropped after pre-training)
     model: ModelConfig = field(default_factory=ModelConfig)

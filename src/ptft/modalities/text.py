@@ -144,7 +144,8 @@ class TextModality(Modality):
 
     def objective_context(self, model: ModelConfig, preprocessor: Preprocessor) -> dict[str, Any]:
         pipeline = _pipeline(preprocessor)
-        return {"mask_id": pipeline.tokenizer.mask_id_, "special_ids": pipeline.special_ids}
+        return {"mask_id": pipeline.tokenizer.mask_id_, "special_ids": pipeline.special_ids,
+                "pad_id": pipeline.pad_id, "max_length": pipeline.tokenizer.max_length}  # fmt: skip
 
     def leakage_keys(self, examples: Examples) -> list[str] | None:
         return _texts(examples)
