@@ -181,3 +181,25 @@ def test_pair_cosine_loss_matches_a_naive_double_loop() -> None:
     assert float(pair_cosine_loss(embeddings[:1], labels[:1])) == 0.0  # one example: no pair
     aligned = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     assert float(pair_cosine_loss(aligned, torch.tensor([0, 0, 1]))) == 0.0  # the ideal embedding costs nothing
+
+
+def test_label_prop_trains_on_the_labels_and_those_spread_over_the_embedding(
+    tmp_path: Any, tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ptft.finetune.selftrain as selftrain
+    from ptft.data.batch import Batch
+
+    # two tight clusters far apart: a label given to one point of each reaches its whole cluster
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[4.0, 0.0], [0.0, 4.0]])
+    points = torch.cat([centres[k] + 0.1 * torch.randn(20, 2, generator=generator) for k in (0, 1)])
+    with monkeypatch.context() as patch:
+        patch.setattr(selftrain, "embed", lambda encoder, x: x.x)  # the embedding is the point itself
+        model = Classifier(build_encoder(SPEC), ClassificationHead(16, 2))
+        labelled, pool = Batch.of(points[[0, 20]]), Batch.of(torch.cat([points[1:20], points[21:]]))
+        rows, labels = selftrain.propagated_labels(model, labelled, torch.tensor([0, 1]), pool, 0.5, 100)
+        assert len(rows) == 38 and labels.tolist() == [0] * 19 + [1] * 19
+        capped, _ = selftrain.propagated_labels(model, labelled, torch.tensor([0, 1]), pool, 0.5, 5)
+        assert len(capped) == 10  # at most 5 a class
+    tuned = finetune("label-prop", tmp_path, tiny, pseudo_threshold=0.0, pseudo_max_per_class=8)
+    assert tuned.metrics_["pseudo_labels"] > 0

@@ -137,7 +137,7 @@ class FinetuneConfig:
     out: str = "runs/finetune"  # run folder to create
     overwrite: bool = False  # replace an existing run folder
     resume: bool = False  # continue the run in --out from its last checkpoint
-    strategy: str = "full"  # full | linear | llrd | lp-ft | gradual-unfreeze | lora | setfit | self-train | fixmatch
+    strategy: str = "full"  # full|linear|llrd|lp-ft|gradual-unfreeze|lora|setfit|self-train|label-prop|fixmatch
     task: str = "classification"  # classification | regression (numeric labels, MSE loss, RMSE/MAE/R²/Spearman)
     labels_per_class: int = 10  # label budget K (stratified); regression: K labels in all; 0 = use every label
     val_per_class: int = 0  # validation examples per class (regression: in all); 0 = same as labels_per_class
@@ -149,9 +149,9 @@ class FinetuneConfig:
     layer_decay: float = 0.75  # llrd: each encoder block trains at this x the rate of the block above it
     lora_rank: int = 8  # lora: rank of the adapters
     lora_alpha: int = 16  # lora: scale of the adapters (alpha / rank multiplies their output)
-    pseudo_threshold: float = 0.9  # self-train / fixmatch: confidence needed to use a pseudo-label
+    pseudo_threshold: float = 0.9  # self-train / label-prop / fixmatch: confidence needed to use a pseudo-label
     pool_ratio: int = 3  # fixmatch: unlabeled pool images per labelled image in each step
-    pseudo_max_per_class: int = 3000  # self-train: cap per class so classes stay balanced
+    pseudo_max_per_class: int = 3000  # self-train / label-prop: cap per class so classes stay balanced
     model: ModelConfig = field(default_factory=ModelConfig)
     text: TextConfig = field(default_factory=TextConfig)
     loop: LoopConfig = field(
@@ -167,7 +167,7 @@ class FinetuneConfig:
             )
         if not 0 < self.layer_decay <= 1:
             raise ConfigError(f"option 'layer_decay' must lie in (0, 1], got {self.layer_decay}")
-        if self.task == "regression" and self.strategy in ("self-train", "fixmatch", "setfit"):
+        if self.task == "regression" and self.strategy in ("self-train", "fixmatch", "setfit", "label-prop"):
             raise ConfigError(f"strategy '{self.strategy}' needs classes; for regression use full or linear")
 
 
@@ -185,7 +185,7 @@ class CompareConfig:
     select: str = "holdout"  # holdout: a quarter of the K picks the step | kfold: K folds (at most 5), then all K
     scratch_lr: float = 3e-3  # learning rate of `scratch` (a random init wants a higher one than a pre-trained encoder)
     hf_lr: float = 1e-4  # learning rate when the start is an hf: encoder (--lr is for ptft bundles)
-    pseudo_threshold: float = 0.9  # self-train / fixmatch: confidence needed to use a pseudo-label
+    pseudo_threshold: float = 0.9  # self-train / label-prop / fixmatch: confidence needed to use a pseudo-label
     out: str = "runs/compare"  # folder for the study (cells.jsonl, results.json, report.md, runs/)
     overwrite: bool = False  # replace an existing study folder
     resume: bool = False  # continue a study in --out, or grow it (more budgets, seeds, methods); finished cells stay

@@ -12,7 +12,7 @@ from ptft.config import FinetuneConfig
 from ptft.data.batch import Batch
 from ptft.evaluate.metrics import regression_report
 from ptft.finetune.predict import accuracy_of, predict_values
-from ptft.finetune.selftrain import pseudo_label
+from ptft.finetune.selftrain import propagated_labels, pseudo_label
 from ptft.finetune.strategies import STRATEGIES
 from ptft.modalities import Modality
 from ptft.models.heads import Classifier, RegressionHead
@@ -140,7 +140,16 @@ def finetune(
 ) -> dict[str, Any]:
     """Fine-tune `model` in place; returns a summary (validation accuracy, steps, why it stopped)."""
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    spread = None
+    if cfg.strategy == "label-prop":  # the labels spread over the pre-trained embedding first, then train
+        chosen, pseudo = propagated_labels(model, data.x_train, data.y_train, data.x_pool, cfg.pseudo_threshold,
+                                           cfg.pseudo_max_per_class)  # fmt: skip
+        data = replace(data, x_train=Batch.cat([data.x_train, data.x_pool.rows(chosen)]),
+                       y_train=torch.cat([data.y_train, pseudo]))  # fmt: skip
+        spread = int(len(chosen))
     summary = _stages(model, data, cfg, modality, run_dir, info, resume, stop_at)
+    if spread is not None:
+        summary["pseudo_labels"] = spread
     result_best = summary.get("val_accuracy")
     if cfg.strategy != "self-train":
         return summary

@@ -3,7 +3,8 @@ parameter names parsed) that return the stages of a fine-tuning, each preparing 
 freezes) and giving its parameter groups.
 
 - `full` trains everything (the head at `--head-lr-scale` x the rate); `linear` freezes the encoder
-  (linear probe); `self-train` and `fixmatch` are `full` plus the pool (finetune/run.py, objectives).
+  (linear probe); `self-train`, `label-prop` and `fixmatch` are `full` plus the pool (finetune/run.py,
+  finetune/selftrain.py, objectives).
 - `llrd`: layer-wise learning-rate decay (Howard & Ruder 2018; Clark et al. 2020): block i of D (1 = the
   lowest) trains at lr x decay^(D - i); what lies outside the blocks (embeddings) at lr x decay^D.
 - `lp-ft`: a linear probe first, then full fine-tuning from that head (Kumar et al., ICLR 2022, "Fine-Tuning
@@ -194,4 +195,5 @@ def setfit(model: Classifier, cfg: FinetuneConfig) -> list[Stage]:
 
 
 STRATEGIES.register("self-train")(full)
+STRATEGIES.register("label-prop")(full)  # on the labels + those propagated over the embedding (finetune/run.py)
 STRATEGIES.register("fixmatch")(full)  # + pool consistency in the objective (see finetune/run.py)
