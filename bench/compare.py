@@ -32,11 +32,13 @@ from ptft.modalities import read_data
 HERE = Path(__file__).resolve().parent
 
 
-def study(args: argparse.Namespace, pretrained: str, methods: list[str], select: str, out: Path) -> dict[str, Any]:
+def study(
+    args: argparse.Namespace, pretrained: str, methods: list[str], select: str, out: Path, budgets: list[int]
+) -> dict[str, Any]:
     base = tasks()[args.task].compare  # the demo's fine-tuning loop, rates and starts (MiniLM when installed)
     cfg = replace(
         base, pretrained=(f"{PRETRAINED}={pretrained}", *base.pretrained), methods=tuple(methods),
-        labels_per_class=tuple(args.labels), seeds=args.seeds, select=select, out=str(out), resume=out.exists(),
+        labels_per_class=tuple(budgets), seeds=args.seeds, select=select, out=str(out), resume=out.exists(),
     )  # fmt: skip
     return ptft.compare(cfg)
 
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("--pretrain-minutes", type=float, default=15.0)
     parser.add_argument("--methods", nargs="+", default=["logreg", "scratch", "linear", "full", "llrd", "lp-ft"])
     parser.add_argument("--kfold-methods", nargs="*", default=["scratch", "full"])
+    parser.add_argument("--kfold-labels", type=int, nargs="*", default=None, help="budgets of the k-fold study")
     parser.add_argument("--out", default=str(HERE / "runs" / "compare"))
     args = parser.parse_args()
     out = Path(args.out) / args.task
@@ -61,10 +64,13 @@ def main() -> None:
         assert isinstance(pre, PretrainConfig)
         pretrained = str(Pretrainer(pre).fit(read_data(task.compare.data)).run_dir)
     rows, summary = [], []
-    for select, methods in (("holdout", args.methods), ("kfold", args.kfold_methods)):
-        if not methods:
+    for select, methods, budgets in (
+        ("holdout", args.methods, args.labels),
+        ("kfold", args.kfold_methods, args.labels if args.kfold_labels is None else args.kfold_labels),
+    ):
+        if not methods or not budgets:
             continue
-        results = study(args, pretrained, methods, select, out / select)
+        results = study(args, pretrained, methods, select, out / select, budgets)
         suffix = "" if select == "holdout" else "+kfold"
         rows += [{"task": args.task, **r, "method": r["method"] + suffix, "select": select} for r in results["rows"]]
         summary += [
