@@ -148,6 +148,21 @@ def test_dry_run_lists_the_cells_and_writes_nothing(tmp_path: Path, capsys: pyte
     assert np.unique(results["cells"]).size == 12
 
 
+def test_the_dry_run_times_each_start_s_own_model(
+    tmp_path: Path, pretrained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    timed: list[str] = []
+    real = compare_module._seconds_per_step
+
+    def spy(cfg: Any, modality: Any, part: Any, source: str, shape: dict) -> float:
+        timed.append(source)
+        return real(cfg, modality, part, source, shape)
+
+    monkeypatch.setattr(compare_module, "_seconds_per_step", spy)
+    results = study(tmp_path, pretrained, dry_run=True, methods="scratch,full")
+    assert sorted(timed) == ["", str(pretrained)] and results["estimated_minutes"] > 0
+
+
 def test_kfold_folds_are_stratified_seeded_and_the_final_fit_uses_every_label() -> None:
     from ptft.data.splits import fold_split
 

@@ -40,6 +40,7 @@ from ptft.train.batches import BatchStream
 from ptft.train.distributed import Dist
 from ptft.train.estimate import estimate
 from ptft.train.run_folder import start_run, versions
+from ptft.train.start import read_start
 
 CELLS_FILE = "cells.jsonl"
 # --resume may add budgets, seeds and methods to a study: the finished cells are kept, the new ones run
@@ -195,22 +196,35 @@ def kfold_finetune(cfg: FinetuneConfig, train: Examples, row: dict[str, Any]) ->
     return run_finetune(final, train)
 
 
-def estimated_minutes(
-    cfg: CompareConfig, modality: Modality, train: Examples, cells: list[Cell], shape: dict[str, Any]
-) -> float:
-    """An upper estimate of a study's time: a few timed steps of the scratch model on this data, times the
-    steps of every fine-tuning run it will make (k-fold: folds + 1 runs a cell); baselines count as free."""
-    labelled = np.flatnonzero(np.asarray(train.labels) >= 0)[:512]
-    part = train.subset(labelled)
-    preprocessor = modality.fit_preprocessor(part, cfg.text)
-    encoder = build_encoder(modality.encoder_spec(replace(cfg.model, **shape), preprocessor))
-    model = Classifier(encoder, ClassificationHead(encoder.dim, len(train.label_names)))
+def _seconds_per_step(cfg: CompareConfig, modality: Modality, part: Examples, source: str, shape: dict) -> float:
+    """A few timed fine-tuning steps of the model a start gives (scratch: `shape`) on labelled examples."""
+    if source:
+        start = read_start(source, modality, part.source, cfg.text)
+        preprocessor, spec = start.preprocessor, start.spec
+    else:
+        preprocessor = modality.fit_preprocessor(part, cfg.text)
+        spec = modality.encoder_spec(replace(cfg.model, **shape), preprocessor)
+    encoder = build_encoder(spec)
+    model = Classifier(encoder, ClassificationHead(encoder.dim, len(part.label_names)))
     x, y = modality.batch(preprocessor, part), torch.from_numpy(np.asarray(part.labels))
     probe = replace(cfg.loop, batch_size=min(cfg.loop.batch_size, len(part)))
     stream = BatchStream(x, y, probe.batch_size, probe.seed)
-    per_step = estimate(SupervisedClassification(model), stream, probe, Dist(0, 1, 0), timed_steps=5).seconds_per_step
-    runs = sum((min(5, c.labels_per_class) + 1 if cfg.select == "kfold" else 1) for c in cells if c.kind == "finetune")
-    return runs * max(cfg.loop.steps, 1) * per_step / 60
+    return estimate(SupervisedClassification(model), stream, probe, Dist(0, 1, 0), timed_steps=5).seconds_per_step
+
+
+def estimated_minutes(
+    cfg: CompareConfig, modality: Modality, train: Examples, cells: list[Cell], shape: dict[str, Any]
+) -> float:
+    """An upper estimate of a study's time: a few timed steps of each start's model (scratch, every
+    --pretrained one) on this data, times the steps of every fine-tuning run it will make (k-fold: folds + 1
+    runs a cell); baselines count as free."""
+    part = train.subset(np.flatnonzero(np.asarray(train.labels) >= 0)[:512])
+    runs: dict[str, int] = {}
+    for c in (c for c in cells if c.kind == "finetune"):
+        per_cell = min(5, c.labels_per_class) + 1 if cfg.select == "kfold" else 1
+        runs[c.pretrained] = runs.get(c.pretrained, 0) + per_cell
+    seconds = sum(n * _seconds_per_step(cfg, modality, part, source, shape) for source, n in runs.items())
+    return seconds * max(cfg.loop.steps, 1) / 60
 
 
 def finished_cells(path: Path) -> dict[str, dict[str, Any]]:
