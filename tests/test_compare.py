@@ -61,7 +61,8 @@ def study(tmp_path: Path, pretrained: Path, **more: Any) -> dict[str, Any]:
 def test_every_method_sees_the_same_labelled_examples_per_budget_and_seed(tmp_path: Path, pretrained: Path) -> None:
     results = study(tmp_path, pretrained)
     rows = results["rows"]
-    assert {r["method"] for r in rows} == {"logreg", "scratch", "linear", "full"} and len(rows) == 4 * 2 * 2
+    methods = ["logreg", "scratch", "linear", "full", "llrd", "lp-ft", "gradual-unfreeze"]  # no lora: a CNN
+    assert [r["method"] for r in rows[:7]] == methods and len(rows) == 7 * 2 * 2  # has no linear layer to adapt
     for k in (4, 8):
         for seed in (0, 1):
             cell = {r["labelled"] for r in rows if r["labels_per_class"] == k and r["seed"] == seed}
@@ -82,7 +83,8 @@ def test_every_method_sees_the_same_labelled_examples_per_budget_and_seed(tmp_pa
 def test_resume_after_a_kill_between_and_inside_cells_gives_the_same_results(
     tmp_path: Path, pretrained: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    whole = study(tmp_path / "whole", pretrained, labels_per_class="4", out=str(tmp_path / "whole"))
+    four = {"labels_per_class": "4", "methods": "logreg,scratch,linear,full"}
+    whole = study(tmp_path / "whole", pretrained, **four, out=str(tmp_path / "whole"))
     calls: list[str] = []
     real = compare_module.run_cell
 
@@ -95,12 +97,12 @@ def test_resume_after_a_kill_between_and_inside_cells_gives_the_same_results(
     monkeypatch.setattr(compare_module, "run_cell", killed_at_the_fourth)
     out = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
-        study(tmp_path, pretrained, labels_per_class="4", out=str(out))
+        study(tmp_path, pretrained, **four, out=str(out))
     assert len((out / "cells.jsonl").read_text().splitlines()) == 3
     with open(out / "cells.jsonl", "a") as fh:
         fh.write('{"method": "full", "ki')  # and a line cut off by the kill
     monkeypatch.setattr(compare_module, "run_cell", lambda cell, *args: calls.append(cell.key) or real(cell, *args))
-    resumed = study(tmp_path, pretrained, labels_per_class="4", out=str(out), resume=True)
+    resumed = study(tmp_path, pretrained, **four, out=str(out), resume=True)
     assert len(calls) == len(set(calls[:3])) + 1 + 5 and calls[3] == calls[4]  # the cut cell again, no other twice
     strip = [{k: v for k, v in r.items() if k != "seconds"} for r in resumed["rows"]]
     assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in whole["rows"]]
@@ -235,3 +237,15 @@ def test_the_report_s_command_runs_the_same_study_again(tmp_path: Path, pretrain
     assert line.startswith("ptft compare --data fashion-mnist") and "--select kfold" in line
     name, cfg = cli.parse(shlex.split(line)[1:])
     assert name == "compare" and to_dict(cfg) == results["config"]
+
+
+def test_the_default_methods_add_lora_where_it_can_adapt_the_encoder(tmp_path: Path, pretrained: Path) -> None:
+    from ptft.config import CompareConfig
+    from ptft.modalities import MODALITIES
+
+    pytest.importorskip("peft")
+    tiny = {"dim": 16, "depth": 1, "heads": 2, "vocab_size": 120, "steps": 1, "batch_size": 16, "progress": False}
+    text = Pretrainer(out=str(tmp_path / "text"), objective="mlm", **tiny).fit(synthetic_texts(48)).run_dir
+    cells = compare_module.plan(CompareConfig(pretrained=(str(text),), seeds=1), MODALITIES.get("text"))
+    assert [c.method for c in cells] == ["tfidf-logreg", "scratch", "linear", "full", "llrd", "lp-ft",
+                                         "gradual-unfreeze", "lora"]  # fmt: skip

@@ -74,7 +74,7 @@ def test_options_that_would_change_the_start_are_refused(tmp_path: Path, capsys:
     run = images.fit(synthetic_images(64, seed=0)).run_dir
     with pytest.raises(ConfigError, match="--dim, --depth: pre-training continues from"):
         Pretrainer(out=str(tmp_path / "x"), pretrained=str(run), dim=32, depth=3)
-    with pytest.raises(BundleError, match="on image, but synthetic-text holds text; start from a text encoder"):
+    with pytest.raises(BundleError, match="holds text; start from an encoder pre-trained on text"):
         Pretrainer(out=str(tmp_path / "y"), pretrained=str(run), steps=1, **TINY).fit(synthetic_texts(32))
     assert not (tmp_path / "y").exists()
     again = Pretrainer(out=str(tmp_path / "again"), pretrained=str(run), steps=2, **TINY)

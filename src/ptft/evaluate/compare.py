@@ -32,7 +32,7 @@ from ptft.evaluate.report import write_reports
 from ptft.evaluate.summary import summarize, verdicts
 from ptft.finetune.job import Finetuned, run_finetune
 from ptft.finetune.model import load
-from ptft.finetune.strategies import STRATEGIES
+from ptft.finetune.strategies import STRATEGIES, lora_targets
 from ptft.modalities import Modality, modality_of, read_data
 from ptft.models import ClassificationHead, Classifier, build_encoder
 from ptft.objectives.supervised import SupervisedClassification
@@ -101,13 +101,35 @@ def _strategy_rows(method: str, cfg: CompareConfig) -> list[tuple[str, str, str,
     return [(f"{strategy}[{n}]" if several else strategy, "finetune", strategy, src) for n, src in chosen.items()]
 
 
+DEFAULT_STRATEGIES = ("linear", "full", "llrd", "lp-ft", "gradual-unfreeze")  # + lora where it applies
+
+
+def _lora_applies(source: str, modality: Modality, cfg: CompareConfig) -> bool:
+    """Whether `lora` can adapt the start's encoder: peft is installed and its blocks hold linear layers."""
+    try:
+        lora_targets(build_encoder(read_start(source, modality, source, cfg.text).spec))
+    except ConfigError:
+        return False
+    return True
+
+
+def default_methods(cfg: CompareConfig, modality: Modality, runnable: list[str]) -> tuple[str, ...]:
+    """The modality's baselines that can run, scratch, and from each start linear, full, llrd, lp-ft,
+    gradual-unfreeze, and lora where peft is installed and the encoder has linear layers to adapt."""
+    if not cfg.pretrained:
+        return (*runnable, "scratch")
+    named = starts(cfg.pretrained)
+    lora = [n for n, source in named.items() if _lora_applies(source, modality, cfg)]
+    adapted = ["lora"] if len(lora) == len(named) else [f"lora[{n}]" for n in lora]
+    return (*runnable, "scratch", *DEFAULT_STRATEGIES, *adapted)
+
+
 def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
-    """Every cell of the study, in the order they run (budget, seed, method). By default: the modality's
-    baselines that can run (a frozen-encoder baseline needs an hf: encoder), scratch, and linear and full
-    from each pre-trained start."""
+    """Every cell of the study, in the order they run (budget, seed, method); `default_methods` when
+    --methods is not given."""
     context = {"hf_path": _hf_path(cfg)}
     runnable = [name for name, b in modality.baselines.items() if not b.needs or context.get(b.needs)]
-    methods = cfg.methods or (*runnable, "scratch", *(["linear", "full"] if cfg.pretrained else []))
+    methods = cfg.methods or default_methods(cfg, modality, runnable)
     rows: list[tuple[str, str, str, str]] = []  # (method, kind, strategy, pretrained)
     for method in methods:
         if method in modality.baselines:

@@ -21,7 +21,7 @@ def read_start(source: str, modality: Modality, data_source: str, options: TextC
     if preprocessor.kind != modality.name:
         raise BundleError(
             f"{source} was pre-trained on {preprocessor.kind}, but {data_source} holds {modality.name}; "
-            f"start from a {modality.name} encoder, or from scratch"
+            f"start from an encoder pre-trained on {modality.name}, or from scratch"
         )
     encoder = {k: v for k, v in tensors.items() if k.startswith("encoder.")}
     origin = {"path": str(source), "kind": meta.get("kind"), "data": meta.get("data")}
