@@ -40,6 +40,9 @@ def test_intervals_and_verdicts_match_a_hand_computed_example() -> None:
     assert verdict("pre-training", "scratch", worse).startswith("pre-training hurt: 9.3 points below scratch")
     unclear = paired_difference({0: 0.72, 1: 0.69, 2: 0.73}, {0: 0.70, 1: 0.71, 2: 0.70})
     assert "did not help detectably over scratch (+1.0 points, 95 % CI" in verdict("pre-training", "scratch", unclear)
+    assert verdict("ptft's best (full)", "logreg", diff, rival=True).startswith("ptft's best (full) beat logreg by 3.0")
+    assert "fell 9.3 points short of logreg" in verdict("x", "logreg", worse, rival=True)
+    assert "did not differ detectably from logreg (+1.0 points" in verdict("x", "logreg", unclear, rival=True)
     assert math.isnan(t_interval([0.5]).low) and "one seed" in verdict("x", "y", t_interval([0.01]))
 
 

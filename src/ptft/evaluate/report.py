@@ -182,10 +182,15 @@ def write_reports(folder: Path, results: dict[str, Any]) -> tuple[Path, Path]:
 
 
 def rebuild(folder: str | Path) -> tuple[Path, Path]:
-    """`ptft report DIR`: both reports again from DIR/results.json."""
+    """`ptft report DIR`: the summary, the verdicts and both reports again from the cells in DIR/results.json."""
     from ptft.errors import DataError
+    from ptft.evaluate.summary import summarize, verdicts
 
     path = Path(folder) / "results.json"
     if not path.is_file():
         raise DataError(f"{path} does not exist; give the folder of a finished ptft compare")
-    return write_reports(Path(folder), json.loads(path.read_text(encoding="utf-8")))
+    results = json.loads(path.read_text(encoding="utf-8"))
+    results["summary"] = summarize(results["rows"])  # the statistics again, from the cells
+    results["verdicts"] = verdicts(results["summary"], results["rows"])
+    path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return write_reports(Path(folder), results)

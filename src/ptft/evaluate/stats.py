@@ -47,13 +47,20 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float]) -> Interva
     return t_interval([a[s] - b[s] for s in seeds])
 
 
-def verdict(what: str, than: str, diff: Interval, unit: float = 100.0) -> str:
+def verdict(what: str, than: str, diff: Interval, unit: float = 100.0, rival: bool = False) -> str:
     """`what` helped / hurt / did not help detectably against `than`, in points (`unit` = 100: accuracy
-    fractions shown as percentage points)."""
+    fractions shown as percentage points). `rival`: `than` is another way to the same end (a baseline), not
+    the same model without pre-training: `what` beat it / fell short of it / did not differ detectably."""
     mean, low, high = diff.mean * unit, diff.low * unit, diff.high * unit
     if diff.n < 2:
         return f"{what} vs {than}: {mean:+.1f} points on one seed (no interval: run more seeds)"
     interval = f"95 % CI {low:+.1f} to {high:+.1f}, {diff.n} seeds"
+    if rival:
+        if low > 0:
+            return f"{what} beat {than} by {mean:.1f} points ({interval})"
+        if high < 0:
+            return f"{what} fell {-mean:.1f} points short of {than} ({interval})"
+        return f"{what} did not differ detectably from {than} ({mean:+.1f} points, {interval})"
     if low > 0:
         return f"{what} helped by {mean:.1f} points over {than} ({interval})"
     if high < 0:

@@ -78,6 +78,8 @@ def verdicts(summary: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[
             if best["best_baseline"]:
                 diff = paired_difference(accuracy, _by_seed(rows, best["best_baseline"], per_class))
                 than = f"the best baseline ({best['best_baseline']})"
-                sentences.append(verdict(f"ptft ({best['method']})", than, diff))
+                sentences.append(verdict(f"ptft's best ({best['method']})", than, diff, rival=True))
+            if not sentences:
+                sentences.append("nothing to compare it with: add scratch or a baseline to --methods")
         out.append({"labels_per_class": per_class, "sentences": sentences})
     return out
