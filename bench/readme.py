@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,49 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 
-FASHION_METHODS = {
-    "logreg": "logistic regression on pixels",
-    "scratch": "CNN from scratch (same architecture, lr 3e-3)",
-    "linear": "pre-trained, linear probe",
-    "full": "pre-trained, full fine-tune",
-    "self-train": "pre-trained, self-train",
-}
-WORDNET_METHODS = {
-    "tfidf-logreg": "TF-IDF + logistic regression",
-    "scratch": "ptft transformer from scratch",
-    "pretrained": "ptft pre-trained (MLM), full fine-tune",
-    "pretrained-self-train": "ptft pre-trained, self-train on the pool",
-    "minilm-frozen-logreg": "all-MiniLM-L6-v2 frozen + logistic regression",
-    "minilm-finetuned": "all-MiniLM-L6-v2 fine-tuned by ptft",
-}
-
 
 def load(name: str) -> Any:
     return json.loads((RESULTS / f"{name}.json").read_text())
-
-
-def mean_std(rows: list[dict[str, Any]], method: str, per_class: int, key: str) -> tuple[float, float]:
-    values = [100 * r[key] for r in rows if r["method"] == method and r["labels_per_class"] == per_class]
-    return statistics.fmean(values), statistics.pstdev(values)
-
-
-def budgets(rows: list[dict[str, Any]]) -> list[int]:
-    return sorted({int(r["labels_per_class"]) for r in rows})
-
-
-def fashion_mnist() -> str:
-    rows = load("fashion_mnist")
-    ks = budgets(rows)
-    best = {k: max(FASHION_METHODS, key=lambda m: mean_std(rows, m, k, "accuracy")[0]) for k in ks}
-    lines = ["| method | " + " | ".join(f"{k} labels/class" for k in ks) + " |", "|---" * (len(ks) + 1) + "|"]
-    for method, label in FASHION_METHODS.items():
-        cells = []
-        for k in ks:
-            mean, std = mean_std(rows, method, k, "accuracy")
-            cell = f"{mean:.1f} ± {std:.1f} %"
-            cells.append(f"**{cell}**" if best[k] == method else cell)
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def fashion_mnist_throughput() -> str:
@@ -76,19 +35,6 @@ def fashion_mnist_throughput() -> str:
     for objective, label in names.items():
         fp32, bf16 = rate[(objective, "fp32")], rate[(objective, "bf16")]
         lines.append(f"| {label} | {fp32:,.0f} images/s | {bf16:,.0f} images/s | {bf16 / fp32:.1f}× |")
-    return "\n".join(lines)
-
-
-def wordnet() -> str:
-    rows = load("wordnet")
-    ks = budgets(rows)
-    head = [f"{k}/class acc" for k in ks] + [f"{k}/class macro-F1" for k in ks]
-    lines = ["| method | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
-    for method, label in WORDNET_METHODS.items():
-        cells = [
-            "{:.1f} ± {:.1f}".format(*mean_std(rows, method, k, key)) for key in ("accuracy", "macro_f1") for k in ks
-        ]
-        lines.append(f"| `{method}` ({label}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -126,27 +72,36 @@ def _points(entry: dict[str, Any], key: str, low: str, high: str) -> str:
     return f"{100 * entry[key]:+.1f} [{100 * entry[low]:+.1f}, {100 * entry[high]:+.1f}]"
 
 
-def compare_fashion_mnist() -> str:
-    results = load("compare_fashion-mnist")
-    lines = [
-        "| method | K | test accuracy % [95 % CI] | vs scratch (points) | vs `full`, held-out selection (points) |",
-        "|---|---|---|---|---|",
-    ]
-    for s in results["summary"]:
-        accuracy = f"{100 * s['mean']:.1f} [{100 * s['ci_low']:.1f}, {100 * s['ci_high']:.1f}]"
-        vs_scratch = _points(s, "diff_vs_scratch", "diff_vs_scratch_ci_low", "diff_vs_scratch_ci_high")
-        vs_full = _points(s, "diff_vs_full_holdout", "diff_vs_full_ci_low", "diff_vs_full_ci_high")
-        lines.append(f"| `{s['method']}` | {s['labels_per_class']} | {accuracy} | {vs_scratch} | {vs_full} |")
+def compare_table(task: str) -> str:
+    """One row per method, per budget K: test accuracy with its 95 % interval, and the paired difference
+    against `full` with held-out selection (today's default), in points."""
+    summary = load(f"compare_{task}")["summary"]
+    ks = sorted({s["labels_per_class"] for s in summary})
+    by = {(s["method"], s["labels_per_class"]): s for s in summary}
+    head = [f"K = {k}: accuracy % [95 % CI]" for k in ks] + [f"K = {k}: vs `full` (points)" for k in ks]
+    lines = ["| method | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+    for method in dict.fromkeys(s["method"] for s in summary):
+        cells = []
+        for k in ks:
+            s = by.get((method, k))
+            cells.append(
+                "–" if s is None else f"{100 * s['mean']:.1f} [{100 * s['ci_low']:.1f}, {100 * s['ci_high']:.1f}]"
+            )
+        for k in ks:
+            s = by.get((method, k))
+            cells.append(
+                "–" if s is None else _points(s, "diff_vs_full_holdout", "diff_vs_full_ci_low", "diff_vs_full_ci_high")
+            )
+        lines.append(f"| `{method}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 TABLES: dict[str, Callable[[], str]] = {
-    "fashion_mnist": fashion_mnist,
     "fashion_mnist_throughput": fashion_mnist_throughput,
-    "wordnet": wordnet,
     "throughput": throughput,
     "memory": memory,
-    "compare_fashion_mnist": compare_fashion_mnist,
+    "compare_fashion_mnist": lambda: compare_table("fashion-mnist"),
+    "compare_wordnet": lambda: compare_table("wordnet-supersenses"),
 }
 
 
