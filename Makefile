@@ -59,6 +59,7 @@ FUZZ_CASES ?= 5000
 fuzz-explore: $(STAMP)
 	PTFT_FUZZ_EXPLORE=1 PTFT_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest -q -W ignore::UserWarning tests/test_fuzz.py
 
+# Throughput only (minutes); the label-efficiency studies are bench/compare.py (an hour or more each, README).
 bench: $(STAMP) data
 	$(BIN)/python bench/fashion_mnist.py
 	$(BIN)/python bench/wordnet.py
