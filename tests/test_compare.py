@@ -211,6 +211,11 @@ def test_named_starts_and_a_method_from_one_start_only() -> None:
         compare_module.plan(CompareConfig(pretrained=cfg.pretrained, methods=("full[other]",)), image)
     with pytest.raises(ConfigError, match="two --pretrained starts are named 'run'"):
         compare_module.plan(CompareConfig(pretrained=("a/run", "b/run")), image)
+    auto, top = CompareConfig(), compare_module.KFOLD_UP_TO
+    assert [compare_module.selection(auto, k) for k in (2, top, top + 1)] == ["kfold", "kfold", "holdout"]
+    assert compare_module.selection(CompareConfig(select="holdout"), 2) == "holdout"
+    with pytest.raises(ConfigError, match="option 'select' is auto, holdout or kfold"):
+        CompareConfig(select="loo")
     lrs = {c.method: compare_module.start_lr(CompareConfig(scratch_lr=3e-3, hf_lr=1e-4), c.pretrained) for c in cells}
     assert lrs == {"scratch": 3e-3, "full[mine]": 3e-4, "full[minilm]": 1e-4, "lp-ft[mine]": 3e-4}
 

@@ -182,7 +182,7 @@ class CompareConfig:
     labels_per_class: tuple[int, ...] = (10,)  # label budgets K: K labelled examples per class in all
     seeds: int = 5  # label draws per budget (every method sees the same K examples per seed)
     seed: int = 0  # the first seed
-    select: str = "holdout"  # holdout: a quarter of the K picks the step | kfold: K folds (at most 5), then all K
+    select: str = "auto"  # holdout: a quarter of the K picks the step | kfold: 5 folds, then all K | auto (README)
     scratch_lr: float = 3e-3  # learning rate of `scratch` (a random init wants a higher one than a pre-trained encoder)
     hf_lr: float = 1e-4  # learning rate when the start is an hf: encoder (--lr is for ptft bundles)
     pseudo_threshold: float = 0.9  # self-train / label-prop / fixmatch: confidence needed to use a pseudo-label
@@ -204,8 +204,8 @@ class CompareConfig:
             )
         if self.seeds < 1:
             raise ConfigError(f"option 'seeds' must be at least 1, got {self.seeds}")
-        if self.select not in ("holdout", "kfold"):
-            raise ConfigError(f"option 'select' is holdout or kfold, got {self.select!r}")
+        if self.select not in ("auto", "holdout", "kfold"):
+            raise ConfigError(f"option 'select' is auto, holdout or kfold, got {self.select!r}")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"option 'test_fraction' must lie in (0, 1), got {self.test_fraction}")
 

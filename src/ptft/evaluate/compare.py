@@ -3,7 +3,8 @@
 Every method x label budget x seed is a cell. For a budget K and a seed, every method sees the same K
 labelled examples per class (the first K of each class in that seed's order): the baselines train on all K;
 a fine-tuning method trains on K - V and picks its step on the V others (`--select holdout`,
-V = max(1, K // 4)), or picks it by k-fold over the K and then trains on all K (`--select kfold`), so
+V = max(1, K // 4)), or picks it by k-fold over the K and then trains on all K (`--select kfold`; `auto`,
+the default, is k-fold up to KFOLD_UP_TO labels per class and the held-out quarter above), so
 "K labels per class" means K in all, for every row alike. Cells are appended to
 `cells.jsonl` as they finish: `--resume` keeps the finished ones and runs the rest. The summary gives
 each method's mean with a 95 % interval and the paired difference against `scratch` and against the best
@@ -59,6 +60,20 @@ class Cell:
     @property
     def key(self) -> str:
         return f"{self.method}|k{self.labels_per_class}|seed{self.seed}"
+
+
+# --select auto: k-fold up to this many labels per class, a held-out quarter above. Chosen from bench/compare.py
+# on two tasks (README, "Choosing the selection"): over 30 paired comparisons at K <= 32 (Fashion-MNIST 10 and
+# 20, WordNet 8 and 32; scratch and full) k-fold gained +2.2 points [+1.2, +3.2]; at K = 100 (10 pairs) it
+# changed nothing (-0.1 [-1.1, +1.0]) and costs folds + 1 runs a cell.
+KFOLD_UP_TO = 32
+
+
+def selection(cfg: CompareConfig, per_class: int) -> str:
+    """How a fine-tuning cell of this budget picks its step: 'kfold' or 'holdout'."""
+    if cfg.select != "auto":
+        return cfg.select
+    return "kfold" if per_class <= KFOLD_UP_TO else "holdout"
 
 
 def selection_split(per_class: int) -> tuple[int, int]:
@@ -192,7 +207,8 @@ def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, ou
     else:
         run = out / "runs" / cell.key.replace("|", "-")
         base = _finetune_config(cfg, cell, run, context["shape"])
-        tuned = run_finetune(base, train) if cfg.select == "holdout" else kfold_finetune(base, train, row)
+        row["select"] = selection(cfg, cell.labels_per_class)
+        tuned = run_finetune(base, train) if row["select"] == "holdout" else kfold_finetune(base, train, row)
         report = tuned.model.evaluate(test)
         row.update(accuracy=report["accuracy"], macro_f1=report["macro_f1"], labelled=tuned.metrics["labelled"],
                    steps=tuned.metrics["steps"])  # fmt: skip
@@ -243,7 +259,7 @@ def estimated_minutes(
     part = train.subset(np.flatnonzero(np.asarray(train.labels) >= 0)[:512])
     runs: dict[str, int] = {}
     for c in (c for c in cells if c.kind == "finetune"):
-        per_cell = min(5, c.labels_per_class) + 1 if cfg.select == "kfold" else 1
+        per_cell = min(5, c.labels_per_class) + 1 if selection(cfg, c.labels_per_class) == "kfold" else 1
         runs[c.pretrained] = runs.get(c.pretrained, 0) + per_cell
     seconds = sum(n * _seconds_per_step(cfg, modality, part, source, shape) for source, n in runs.items())
     return seconds * max(cfg.loop.steps, 1) / 60

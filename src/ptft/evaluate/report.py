@@ -138,9 +138,15 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def _selection(results: dict[str, Any]) -> str:
-    if results["config"].get("select") == "kfold":
-        return "by stratified k-fold over them (at most 5 folds), then trains on all of them"
-    return "on a quarter of them (at least one per class) and trains on the rest"
+    used = {r.get("select") for r in results["rows"] if r["kind"] == "finetune"}
+    kfold = "by stratified k-fold over them (at most 5 folds), then trains on all of them"
+    holdout = "on a quarter of them (at least one per class) and trains on the rest"
+    if used == {"kfold"} or (not used - {None} and results["config"].get("select") == "kfold"):
+        return kfold
+    if "kfold" in used:
+        budgets = sorted({r["labels_per_class"] for r in results["rows"] if r.get("select") == "kfold"})
+        return f"{kfold} at {', '.join(map(str, budgets))} labels per class, else {holdout}"
+    return holdout
 
 
 def page(results: dict[str, Any]) -> str:
