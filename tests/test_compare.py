@@ -257,3 +257,35 @@ def test_the_default_methods_add_lora_where_it_can_adapt_the_encoder(tmp_path: P
     cells = compare_module.plan(CompareConfig(pretrained=(str(text),), seeds=1), MODALITIES.get("text"))
     assert [c.method for c in cells] == ["tfidf-logreg", "scratch", "linear", "full", "llrd", "lp-ft",
                                          "gradual-unfreeze", "lora"]  # fmt: skip
+
+
+def test_regression_compare_reports_r2_and_rmse_with_a_ridge_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    texts = synthetic_texts(120, seed=4)
+    assert texts.labels is not None
+    scores = {name: float(i) for i, name in enumerate(texts.label_names)}  # the topic's number as the target
+    corpus = tmp_path / "scores.csv"
+    lines = ["text,label"] + [f"{t},{scores[texts.label_names[int(k)]] + 0.1 * (i % 3)}"
+                              for i, (t, k) in enumerate(zip(texts.texts, texts.labels))]  # fmt: skip
+    corpus.write_text("\n".join(lines) + "\n")
+    argv = ["compare", "--data", str(corpus), "--task", "regression", "--labels-per-class", "24", "--seeds", "2",
+            "--steps", "3", "--batch-size", "8", "--dim", "16", "--depth", "1", "--heads", "2", "--vocab-size", "120",
+            "--precision", "fp32", "--out", str(tmp_path / "reg")]  # fmt: skip
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "24 labels in all:" in out and "R² [95 % CI]" in out and "RMSE" in out
+    results = json.loads((tmp_path / "reg" / "results.json").read_text())
+    assert results["metric"] == {"primary": "r2", "secondary": "rmse"}
+    rows = results["rows"]
+    assert [r["method"] for r in rows[:2]] == ["tfidf-logreg", "scratch"] and len(rows) == 4
+    assert all({"r2", "rmse"} <= set(r) and "accuracy" not in r for r in rows)
+    assert len({r["labelled"] for r in rows if r["seed"] == 0}) == 1  # ridge and the network: the same 24
+    assert all(r["select"] == "holdout" for r in rows if r["kind"] == "finetune")  # auto: no k-fold for regression
+    assert "a seeded, 20%" in results["data"]["test"]  # not stratified
+    assert "R²" in (tmp_path / "reg" / "report.md").read_text()
+    assert cli.main(["report", str(tmp_path / "reg")]) == 0  # rebuilt with the same metric
+    assert json.loads((tmp_path / "reg" / "results.json").read_text())["summary"] == results["summary"]
+    bad = ["compare", "--data", str(corpus), "--task", "regression", "--select", "kfold", "--out", str(tmp_path / "x")]
+    assert cli.main(bad) == 2 and "k-fold selection is for classification" in capsys.readouterr().err
+    assert cli.main([*argv[:-1], str(tmp_path / "y"), "--methods", "self-train", "--pretrained", str(tmp_path)]) == 2

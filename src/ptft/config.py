@@ -176,6 +176,7 @@ class CompareConfig:
     data: str = "fashion-mnist"  # labelled source (built-in name or path); its unlabelled rest is the pool
     test: str = ""  # test set; '' = a seeded, stratified part of --data (--test-fraction), said so in the report
     test_fraction: float = 0.2  # the part of --data held out as the test set when --test is not given
+    task: str = "classification"  # classification (accuracy, macro-F1) | regression (R², RMSE; K = labels in all)
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     pretrained: tuple[str, ...] = ()  # ptft run folders and/or hf:PATH, comma-separated; NAME=SOURCE names a start
     methods: tuple[str, ...] = ()  # () = baselines, scratch, linear, full, llrd, lp-ft, gradual-unfreeze, lora
@@ -206,6 +207,10 @@ class CompareConfig:
             raise ConfigError(f"option 'seeds' must be at least 1, got {self.seeds}")
         if self.select not in ("auto", "holdout", "kfold"):
             raise ConfigError(f"option 'select' is auto, holdout or kfold, got {self.select!r}")
+        if self.task not in ("classification", "regression"):
+            raise ConfigError(f"option 'task' is classification or regression, got {self.task!r}")
+        if self.task == "regression" and self.select == "kfold":
+            raise ConfigError("k-fold selection is for classification; for regression use --select holdout (or auto)")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"option 'test_fraction' must lie in (0, 1), got {self.test_fraction}")
 

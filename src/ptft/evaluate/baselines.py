@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 
-from ptft.data.splits import ids_fingerprint, label_budget
+from ptft.data.labels import numeric_targets
+from ptft.data.splits import ids_fingerprint, label_budget, random_budget
 from ptft.data.types import Examples
 from ptft.errors import ConfigError
-from ptft.evaluate.metrics import classification_report
+from ptft.evaluate.metrics import classification_report, regression_report
 from ptft.modalities import modality_of
 
 
@@ -34,6 +35,7 @@ def run_baseline(
     per_class: int,
     seed: int,
     val_per_class: int | None = None,
+    task: str = "classification",
     **context: Any,
 ) -> dict[str, Any]:
     """Accuracy and macro-F1 on `test` of baseline `method` trained on this seed's K-per-class split.
@@ -45,6 +47,8 @@ def run_baseline(
         raise ConfigError(f"unknown {modality.name} baseline '{method}'; available: {', '.join(modality.baselines)}")
     assert train.labels is not None and test.labels is not None
     baseline = modality.baselines[method]
+    if task == "regression":  # ridge on the same features, on the fine-tuning runs' random split
+        return _regression_baseline(baseline, train, test, per_class, val_per_class or 0, seed, context)
     if val_per_class is None:
         index = train_split(train, per_class, seed)
     else:
@@ -55,3 +59,18 @@ def run_baseline(
     clf = LogisticRegression(max_iter=3000, C=baseline.c).fit(x_train, part.labels)
     report = classification_report(test.labels, clf.predict(x_test), train.label_names)
     return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "labelled": ids_fingerprint(part.ids)}
+
+
+def _regression_baseline(
+    baseline: Any, train: Examples, test: Examples, n_train: int, n_val: int, seed: int, context: dict[str, Any]
+) -> dict[str, Any]:
+    """R² and RMSE on `test` of ridge regression (alpha = 1 / the baseline's C) on its features, trained on
+    the training and validation examples of the regression runs' random split of this seed."""
+    targets = numeric_targets(train)
+    split = random_budget(~np.isnan(targets), n_train, n_val, seed, train.source)
+    index = np.sort(np.concatenate([split.train, split.val]))
+    part = train.subset(index)
+    x_train, x_test = baseline.features(part, test, context)
+    model = Ridge(alpha=1.0 / baseline.c).fit(x_train, targets[index])
+    report = regression_report(numeric_targets(test), model.predict(x_test))
+    return {"r2": report["r2"], "rmse": report["rmse"], "labelled": ids_fingerprint(part.ids)}

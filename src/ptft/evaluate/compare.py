@@ -26,6 +26,7 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from ptft.config import CompareConfig, FinetuneConfig, to_dict
+from ptft.data.labels import numeric_targets
 from ptft.data.types import Examples
 from ptft.errors import ConfigError, DataError
 from ptft.evaluate.baselines import run_baseline
@@ -44,6 +45,7 @@ from ptft.train.run_folder import start_run, versions
 from ptft.train.start import read_start
 
 CELLS_FILE = "cells.jsonl"
+METRICS = {"classification": ("accuracy", "macro_f1"), "regression": ("r2", "rmse")}  # (judged on, also shown)
 # --resume may add budgets, seeds and methods to a study: the finished cells are kept, the new ones run
 GROWS_ON_RESUME = frozenset({"labels_per_class", "seeds", "methods"})
 
@@ -70,9 +72,11 @@ KFOLD_UP_TO = 32
 
 
 def selection(cfg: CompareConfig, per_class: int) -> str:
-    """How a fine-tuning cell of this budget picks its step: 'kfold' or 'holdout'."""
+    """How a fine-tuning cell of this budget picks its step: 'kfold' or 'holdout' (regression: holdout)."""
     if cfg.select != "auto":
         return cfg.select
+    if cfg.task == "regression":
+        return "holdout"
     return "kfold" if per_class <= KFOLD_UP_TO else "holdout"
 
 
@@ -117,6 +121,7 @@ def _strategy_rows(method: str, cfg: CompareConfig) -> list[tuple[str, str, str,
 
 
 DEFAULT_STRATEGIES = ("linear", "full", "llrd", "lp-ft", "gradual-unfreeze")  # + lora where it applies
+CLASSES_ONLY = ("setfit", "self-train", "label-prop", "fixmatch")  # strategies that need classes
 
 
 def _lora_applies(source: str, modality: Modality, cfg: CompareConfig) -> bool:
@@ -154,6 +159,9 @@ def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
         elif method == "scratch":
             rows.append((method, "finetune", "full", ""))
         elif method.partition("[")[0] in STRATEGIES.names():
+            if cfg.task == "regression" and method.partition("[")[0] in CLASSES_ONLY:
+                fits = ", ".join(DEFAULT_STRATEGIES)
+                raise ConfigError(f"method '{method}' needs classes; for regression use {fits} or lora")
             rows += _strategy_rows(method, cfg)
         else:
             known = [*modality.baselines, "scratch", *STRATEGIES.names()]
@@ -168,14 +176,16 @@ def split_test(cfg: CompareConfig, data: Examples) -> tuple[Examples, Examples, 
         return data, read_data(cfg.test, cfg.data_dir, cfg.text), cfg.test
     assert data.labels is not None
     labelled = np.flatnonzero(data.labels >= 0)
+    stratify = data.labels[labelled] if cfg.task == "classification" else None
     try:
         _, test_index = train_test_split(
-            labelled, test_size=cfg.test_fraction, random_state=cfg.seed, stratify=data.labels[labelled]
+            labelled, test_size=cfg.test_fraction, random_state=cfg.seed, stratify=stratify
         )
     except ValueError as exc:
-        raise DataError(f"{data.source}: cannot hold out a stratified test set ({exc}); give --test") from None
+        raise DataError(f"{data.source}: cannot hold out a test set ({exc}); give --test") from None
     keep = np.setdiff1d(np.arange(len(data)), test_index)
-    how = f"a seeded, stratified {cfg.test_fraction:.0%} of {data.source} (seed {cfg.seed}), not used for training"
+    kind = "stratified " if stratify is not None else ""
+    how = f"a seeded, {kind}{cfg.test_fraction:.0%} of {data.source} (seed {cfg.seed}), not used for training"
     return data.subset(keep), data.subset(np.sort(test_index)), how
 
 
@@ -183,7 +193,8 @@ def _finetune_config(cfg: CompareConfig, cell: Cell, out: Path, shape: dict[str,
     train_k, val_k = selection_split(cell.labels_per_class)
     model = replace(cfg.model, **shape) if not cell.pretrained else cfg.model
     return FinetuneConfig(
-        pretrained=cell.pretrained, out=str(out), overwrite=True, strategy=cell.strategy, labels_per_class=train_k,
+        pretrained=cell.pretrained, out=str(out), overwrite=True, strategy=cell.strategy, task=cfg.task,
+        labels_per_class=train_k,
         val_per_class=val_k, data_dir=cfg.data_dir, model=model, text=cfg.text, pseudo_threshold=cfg.pseudo_threshold,
         loop=replace(cfg.loop, seed=cell.seed, lr=start_lr(cfg, cell.pretrained)),
     )  # fmt: skip
@@ -197,21 +208,23 @@ def start_lr(cfg: CompareConfig, pretrained: str) -> float:
 
 
 def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, out: Path, context: dict) -> dict:
-    """One cell's row: accuracy and macro-F1 on the test set, and what it cost."""
+    """One cell's row: the task's two metrics on the test set (accuracy and macro-F1, or R² and RMSE), and what
+    it cost."""
     start = time.perf_counter()
     row: dict[str, Any] = {"method": cell.method, "kind": cell.kind, "labels_per_class": cell.labels_per_class,
                            "seed": cell.seed, "pretrained": cell.pretrained}  # fmt: skip
     if cell.kind == "baseline":
         train_k, val_k = selection_split(cell.labels_per_class)
-        row.update(run_baseline(cell.method, train, test, train_k, cell.seed, val_per_class=val_k, **context))
+        row.update(run_baseline(cell.method, train, test, train_k, cell.seed, val_per_class=val_k, task=cfg.task,
+                                **context))  # fmt: skip
     else:
         run = out / "runs" / cell.key.replace("|", "-")
         base = _finetune_config(cfg, cell, run, context["shape"])
         row["select"] = selection(cfg, cell.labels_per_class)
         tuned = run_finetune(base, train) if row["select"] == "holdout" else kfold_finetune(base, train, row)
         report = tuned.model.evaluate(test)
-        row.update(accuracy=report["accuracy"], macro_f1=report["macro_f1"], labelled=tuned.metrics["labelled"],
-                   steps=tuned.metrics["steps"])  # fmt: skip
+        row.update({key: report[key] for key in METRICS[cfg.task]})
+        row.update(labelled=tuned.metrics["labelled"], steps=tuned.metrics["steps"])
     return {**row, "seconds": round(time.perf_counter() - start, 2)}
 
 
@@ -305,6 +318,8 @@ def compare(cfg: CompareConfig, data: Examples | None = None, log: Any = print) 
     loaded = data if data is not None else read_data(cfg.data, cfg.data_dir, cfg.text)
     if loaded.labels is None or not loaded.has_labels:
         raise DataError(f"{loaded.source}: no labels found; a comparison needs labelled examples")
+    if cfg.task == "regression":
+        numeric_targets(loaded)  # a label that is not a number fails here, naming its example
     modality = modality_of(loaded)
     train, test, test_how = split_test(cfg, loaded)
     cells = plan(cfg, modality)
@@ -327,14 +342,18 @@ def compare(cfg: CompareConfig, data: Examples | None = None, log: Any = print) 
             row = run_cell(cell, cfg, train, test, out, context)
             _append(out / CELLS_FILE, row)
             done[cell.key] = row
-            bar.set_postfix_str(f"{cell.key}: {100 * row['accuracy']:.1f} %")
+            score = row[METRICS[cfg.task][0]]
+            shown = f"{100 * score:.1f} %" if cfg.task == "classification" else f"R² {score:.3f}"
+            bar.set_postfix_str(f"{cell.key}: {shown}")
             bar.update()
     rows = [done[c.key] for c in cells]
-    summary = summarize(rows)
+    primary, secondary = METRICS[cfg.task]
+    summary = summarize(rows, primary, secondary)
     results = {
         "rows": rows,
         "summary": summary,
-        "verdicts": verdicts(summary, rows),
+        "verdicts": verdicts(summary, rows, primary),
+        "metric": {"primary": primary, "secondary": secondary},
         "data": {"source": loaded.source, "n": len(loaded), "test": test_how, "test_n": len(test),
                  "modality": modality.name, "fingerprint": loaded.fingerprint()},
         "config": to_dict(cfg),

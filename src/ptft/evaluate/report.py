@@ -18,33 +18,54 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}"
+CLASSIFICATION = {"primary": "accuracy", "secondary": "macro_f1"}
 
 
-def _interval(entry: dict[str, Any], prefix: str) -> str:
+def _regression(results: dict[str, Any]) -> bool:
+    return results.get("metric", CLASSIFICATION)["primary"] == "r2"
+
+
+def _pct(value: float | None, scale: float = 100.0) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f}" if scale == 100.0 else f"{value:.3f}"
+
+
+def _interval(entry: dict[str, Any], prefix: str, scale: float = 100.0) -> str:
     bounds = "ci" if prefix == "mean" else f"{prefix}_ci"
     mean, low, high = entry[prefix], entry.get(f"{bounds}_low"), entry.get(f"{bounds}_high")
     if mean is None:
         return "–"
     sign = "+" if prefix.startswith("diff") and mean > 0 else ""
-    return f"{sign}{_pct(mean)} [{_pct(low)}, {_pct(high)}]" if low is not None else f"{sign}{_pct(mean)}"
+    shown = _pct(mean, scale)
+    return f"{sign}{shown} [{_pct(low, scale)}, {_pct(high, scale)}]" if low is not None else f"{sign}{shown}"
 
 
 def tables(results: dict[str, Any]) -> dict[int, list[list[str]]]:
-    """Per budget: rows of (method, accuracy [CI], macro-F1 [CI], vs scratch [CI], vs best baseline [CI], seeds)."""
+    """Per budget: rows of (method, the judged metric [CI], the other metric [CI], vs scratch [CI], vs best
+    baseline [CI], seeds): accuracy and macro-F1 in %, or R² and RMSE as they are."""
+    scale = 1.0 if _regression(results) else 100.0
+    secondary = results.get("metric", CLASSIFICATION)["secondary"]
     out: dict[int, list[list[str]]] = {}
     for s in results["summary"]:
         label = s["method"] + (" (baseline)" if s["kind"] == "baseline" else "")
         out.setdefault(s["labels_per_class"], []).append(
-            [label, _interval(s, "mean"), _interval(s, "macro_f1"), _interval(s, "diff_vs_scratch"),
-             _interval(s, "diff_vs_best_baseline"), str(s["n"])]  # fmt: skip
+            [label, _interval(s, "mean", scale), _interval(s, secondary, scale), _interval(s, "diff_vs_scratch", scale),
+             _interval(s, "diff_vs_best_baseline", scale), str(s["n"])]  # fmt: skip
         )
     return out
 
 
 HEADER = ["method", "accuracy % [95 % CI]", "macro-F1 %", "vs scratch (points)", "vs best baseline (points)", "seeds"]
+REGRESSION_HEADER = ["method", "R² [95 % CI]", "RMSE", "vs scratch (R²)", "vs best baseline (R²)", "seeds"]
+
+
+def budget(results: dict[str, Any], k: int) -> str:
+    return f"{k} labels in all" if _regression(results) else f"{k} labels per class"
+
+
+def header(results: dict[str, Any]) -> list[str]:
+    return REGRESSION_HEADER if _regression(results) else HEADER
 
 
 def _png(figure: Any) -> str:
@@ -55,21 +76,22 @@ def _png(figure: Any) -> str:
 
 
 def learning_curve(results: dict[str, Any]) -> str:
-    """Mean accuracy against labels per class, one line per method, the 95 % intervals as bands (PNG, base64)."""
+    """Mean accuracy (or R²) against the budget, one line per method, the 95 % intervals as bands (PNG, base64)."""
+    scale = 1.0 if _regression(results) else 100.0
     figure, axes = plt.subplots(figsize=(7, 4))
     for method in dict.fromkeys(s["method"] for s in results["summary"]):
         points = sorted((s["labels_per_class"], s) for s in results["summary"] if s["method"] == method)
         ks = [k for k, _ in points]
-        axes.plot(ks, [100 * s["mean"] for _, s in points], marker="o", label=method)
+        axes.plot(ks, [scale * s["mean"] for _, s in points], marker="o", label=method)
         if all(s["ci_low"] is not None for _, s in points):
-            axes.fill_between(ks, [100 * s["ci_low"] for _, s in points], [100 * s["ci_high"] for _, s in points],
+            axes.fill_between(ks, [scale * s["ci_low"] for _, s in points], [scale * s["ci_high"] for _, s in points],
                               alpha=0.15)  # fmt: skip
     axes.set_xscale("log")
     budgets = sorted({s["labels_per_class"] for s in results["summary"]})
     axes.set_xticks(budgets, [str(k) for k in budgets])
     axes.minorticks_off()
-    axes.set_xlabel("labelled examples per class (in all)")
-    axes.set_ylabel("test accuracy %")
+    axes.set_xlabel("labelled examples in all" if scale == 1.0 else "labelled examples per class (in all)")
+    axes.set_ylabel("test R²" if scale == 1.0 else "test accuracy %")
     axes.legend(fontsize=8)
     axes.grid(alpha=0.3)
     return _png(figure)
@@ -80,15 +102,17 @@ def difference_chart(results: dict[str, Any]) -> str:
     entries = [s for s in results["summary"] if s["diff_vs_scratch"] is not None]
     figure, axes = plt.subplots(figsize=(7, 0.4 * len(entries) + 1.2))
     labels = [f"{s['method']}, K={s['labels_per_class']}" for s in entries]
-    means = [100 * s["diff_vs_scratch"] for s in entries]
+    scale = 1.0 if _regression(results) else 100.0
+    means = [scale * s["diff_vs_scratch"] for s in entries]
     errors = [
-        [100 * (s["diff_vs_scratch"] - (s["diff_vs_scratch_ci_low"] or s["diff_vs_scratch"])) for s in entries],
-        [100 * ((s["diff_vs_scratch_ci_high"] or s["diff_vs_scratch"]) - s["diff_vs_scratch"]) for s in entries],
+        [scale * (s["diff_vs_scratch"] - (s["diff_vs_scratch_ci_low"] or s["diff_vs_scratch"])) for s in entries],
+        [scale * ((s["diff_vs_scratch_ci_high"] or s["diff_vs_scratch"]) - s["diff_vs_scratch"]) for s in entries],
     ]
     axes.barh(range(len(entries)), means, xerr=errors, color=["tab:green" if m > 0 else "tab:red" for m in means])
     axes.set_yticks(range(len(entries)), labels, fontsize=8)
     axes.axvline(0, color="black", linewidth=0.8)
-    axes.set_xlabel("accuracy minus scratch, same labels (points; bars = 95 % CI)")
+    what = "R² minus scratch, same labels" if scale == 1.0 else "accuracy minus scratch, same labels (points)"
+    axes.set_xlabel(f"{what}; bars = 95 % CI")
     return _png(figure)
 
 
@@ -117,8 +141,10 @@ def text_table(results: dict[str, Any]) -> str:
     sentences = {v["labels_per_class"]: v["sentences"] for v in results["verdicts"]}
     lines = []
     for k, rows in tables(results).items():
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
-        lines += [f"{k} labels per class (in all):", "  ".join(h.ljust(w) for h, w in zip(HEADER, widths))]
+        head = header(results)
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+        lines += [f"{budget(results, k)}" + ("" if _regression(results) else " (in all)") + ":",
+                  "  ".join(h.ljust(w) for h, w in zip(head, widths))]  # fmt: skip
         lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
         lines += [f"=> {s}" for s in sentences.get(k, [])] + [""]
     return "\n".join(lines).rstrip()
@@ -127,11 +153,12 @@ def text_table(results: dict[str, Any]) -> str:
 def markdown(results: dict[str, Any]) -> str:
     lines = ["# Did pre-training help?", ""]
     for v in results["verdicts"]:
-        lines += [f"- **K = {v['labels_per_class']} labels per class**: " + "; ".join(v["sentences"])]
+        lines += [f"- **K = {budget(results, v['labels_per_class'])}**: " + "; ".join(v["sentences"])]
     lines += ["", f"Data: {results['data']['source']} ({results['data']['n']} examples); test: "
               f"{results['data']['test']} ({results['data']['test_n']} examples).", ""]  # fmt: skip
     for k, rows in tables(results).items():
-        lines += [f"## {k} labels per class", "", "| " + " | ".join(HEADER) + " |", "|---" * len(HEADER) + "|"]
+        head = header(results)
+        lines += [f"## {budget(results, k)}", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in rows] + [""]
     lines += ["## Reproduce", "", "```", command(results), "```", "", f"versions: {json.dumps(results['versions'])}"]
     return "\n".join(lines) + "\n"
@@ -152,14 +179,14 @@ def _selection(results: dict[str, Any]) -> str:
 def page(results: dict[str, Any]) -> str:
     esc = html.escape
     verdict_items = "".join(
-        f"<li><b>K = {v['labels_per_class']} labels per class</b>: {esc('; '.join(v['sentences']))}</li>"
+        f"<li><b>K = {budget(results, v['labels_per_class'])}</b>: {esc('; '.join(v['sentences']))}</li>"
         for v in results["verdicts"]
     )
     sections = []
     for k, rows in tables(results).items():
-        head = "".join(f"<th>{esc(h)}</th>" for h in HEADER)
+        head = "".join(f"<th>{esc(h)}</th>" for h in header(results))
         body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-        sections.append(f"<h2>{k} labels per class</h2><table><tr>{head}</tr>{body}</table>")
+        sections.append(f"<h2>{budget(results, k)}</h2><table><tr>{head}</tr>{body}</table>")
     data = results["data"]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ptft compare: did pre-training help?</title>
@@ -196,7 +223,8 @@ def rebuild(folder: str | Path) -> tuple[Path, Path]:
     if not path.is_file():
         raise DataError(f"{path} does not exist; give the folder of a finished ptft compare")
     results = json.loads(path.read_text(encoding="utf-8"))
-    results["summary"] = summarize(results["rows"])  # the statistics again, from the cells
-    results["verdicts"] = verdicts(results["summary"], results["rows"])
+    metric = results.get("metric", CLASSIFICATION)
+    results["summary"] = summarize(results["rows"], metric["primary"], metric["secondary"])  # again, from the cells
+    results["verdicts"] = verdicts(results["summary"], results["rows"], metric["primary"])
     path.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return write_reports(Path(folder), results)

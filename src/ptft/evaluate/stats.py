@@ -47,22 +47,27 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float]) -> Interva
     return t_interval([a[s] - b[s] for s in seeds])
 
 
-def verdict(what: str, than: str, diff: Interval, unit: float = 100.0, rival: bool = False) -> str:
-    """`what` helped / hurt / did not help detectably against `than`, in points (`unit` = 100: accuracy
-    fractions shown as percentage points). `rival`: `than` is another way to the same end (a baseline), not
-    the same model without pre-training: `what` beat it / fell short of it / did not differ detectably."""
+def verdict(
+    what: str, than: str, diff: Interval, unit: float = 100.0, rival: bool = False, units: str = "points"
+) -> str:
+    """`what` helped / hurt / did not help detectably against `than` (`unit` = 100: accuracy fractions shown as
+    percentage points; 1 with `units` 'in R²': R² as it is). `rival`: `than` is another way to the same end
+    (a baseline), not the same model without pre-training: `what` beat it / fell short of it / did not differ
+    detectably."""
+    digits = 1 if unit == 100.0 else 3
     mean, low, high = diff.mean * unit, diff.low * unit, diff.high * unit
+    by, signed = f"{abs(mean):.{digits}f} {units}", f"{mean:+.{digits}f} {units}"
     if diff.n < 2:
-        return f"{what} vs {than}: {mean:+.1f} points on one seed (no interval: run more seeds)"
-    interval = f"95 % CI {low:+.1f} to {high:+.1f}, {diff.n} seeds"
+        return f"{what} vs {than}: {signed} on one seed (no interval: run more seeds)"
+    interval = f"95 % CI {low:+.{digits}f} to {high:+.{digits}f}, {diff.n} seeds"
     if rival:
         if low > 0:
-            return f"{what} beat {than} by {mean:.1f} points ({interval})"
+            return f"{what} beat {than} by {by} ({interval})"
         if high < 0:
-            return f"{what} fell {-mean:.1f} points short of {than} ({interval})"
-        return f"{what} did not differ detectably from {than} ({mean:+.1f} points, {interval})"
+            return f"{what} fell {by} short of {than} ({interval})"
+        return f"{what} did not differ detectably from {than} ({signed}, {interval})"
     if low > 0:
-        return f"{what} helped by {mean:.1f} points over {than} ({interval})"
+        return f"{what} helped by {by} over {than} ({interval})"
     if high < 0:
-        return f"{what} hurt: {-mean:.1f} points below {than} ({interval})"
-    return f"{what} did not help detectably over {than} ({mean:+.1f} points, {interval})"
+        return f"{what} hurt: {by} below {than} ({interval})"
+    return f"{what} did not help detectably over {than} ({signed}, {interval})"
