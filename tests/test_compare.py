@@ -289,3 +289,15 @@ def test_regression_compare_reports_r2_and_rmse_with_a_ridge_baseline(
     bad = ["compare", "--data", str(corpus), "--task", "regression", "--select", "kfold", "--out", str(tmp_path / "x")]
     assert cli.main(bad) == 2 and "k-fold selection is for classification" in capsys.readouterr().err
     assert cli.main([*argv[:-1], str(tmp_path / "y"), "--methods", "self-train", "--pretrained", str(tmp_path)]) == 2
+
+
+def test_copies_of_test_examples_leave_the_labelled_source_before_any_pick() -> None:
+    from ptft.data.types import TextSet
+    from ptft.modalities import MODALITIES
+
+    text = MODALITIES.get("text")
+    train = TextSet(["a cat", "A  cat", "a dog", "a cow"], labels=np.array([0, 0, 1, -1]), label_names=["x", "y"])
+    kept, removed = compare_module.without_test_copies(text, train, TextSet(["a cat", "a bird"]))
+    assert removed == 2 and kept.texts == ["a dog", "a cow"]  # exact after normalisation: case and spaces
+    images = synthetic_images(8)
+    assert compare_module.without_test_copies(MODALITIES.get("image"), images, images) == (images, None)

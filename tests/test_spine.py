@@ -212,4 +212,5 @@ def test_every_objective_option_is_a_pretrain_option_and_help_shows_each_objecti
     with pytest.raises(SystemExit):
         cli.main(["pretrain", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
-    assert "(default: mae 0.6, mlm 0.15)" in shown and "(default: simclr 0.2)" in shown
+    assert "(default: electra 0.15, mae 0.6, mlm 0.15, simcse 0.1)" in shown
+    assert "(default: simclr 0.2, simcse 0.05)" in shown

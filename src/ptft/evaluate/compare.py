@@ -26,6 +26,7 @@ from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
 from ptft.config import CompareConfig, FinetuneConfig, to_dict
+from ptft.data.dedup import pool_without_leakage
 from ptft.data.labels import numeric_targets
 from ptft.data.types import Examples
 from ptft.errors import ConfigError, DataError
@@ -189,6 +190,18 @@ def split_test(cfg: CompareConfig, data: Examples) -> tuple[Examples, Examples, 
     return data.subset(keep), data.subset(np.sort(test_index)), how
 
 
+def without_test_copies(modality: Modality, train: Examples, test: Examples) -> tuple[Examples, int | None]:
+    """`train` without the examples that duplicate a test one (exact, after the modality's normalisation), so
+    that no labelled pick and no pool example is a copy of what is scored -> (kept, how many were removed;
+    None where the modality has no such check)."""
+    keys = modality.leakage_keys(train)
+    test_keys = modality.leakage_keys(test) if isinstance(test, modality.examples) else None
+    if keys is None or test_keys is None:
+        return train, None
+    kept, removed = pool_without_leakage(keys, np.arange(len(train)), test_keys)
+    return (train.subset(kept) if removed else train), removed
+
+
 def _finetune_config(cfg: CompareConfig, cell: Cell, out: Path, shape: dict[str, Any]) -> FinetuneConfig:
     train_k, val_k = selection_split(cell.labels_per_class)
     model = replace(cfg.model, **shape) if not cell.pretrained else cfg.model
@@ -322,6 +335,7 @@ def compare(cfg: CompareConfig, data: Examples | None = None, log: Any = print) 
         numeric_targets(loaded)  # a label that is not a number fails here, naming its example
     modality = modality_of(loaded)
     train, test, test_how = split_test(cfg, loaded)
+    train, leaked = without_test_copies(modality, train, test)
     cells = plan(cfg, modality)
     context: dict[str, Any] = {"shape": _scratch_shape(cfg), "cache": {}, "hf_path": _hf_path(cfg)}
     if cfg.dry_run:
@@ -355,7 +369,9 @@ def compare(cfg: CompareConfig, data: Examples | None = None, log: Any = print) 
         "verdicts": verdicts(summary, rows, primary),
         "metric": {"primary": primary, "secondary": secondary},
         "data": {"source": loaded.source, "n": len(loaded), "test": test_how, "test_n": len(test),
-                 "modality": modality.name, "fingerprint": loaded.fingerprint()},
+                 "modality": modality.name, "fingerprint": loaded.fingerprint(), "test_copies_removed": leaked,
+                 "labelled": int(np.sum(np.asarray(train.labels) >= 0)),
+                 "unlabelled": int(np.sum(np.asarray(train.labels) < 0))},
         "config": to_dict(cfg),
         "versions": versions(),
     }  # fmt: skip

@@ -154,14 +154,25 @@ def markdown(results: dict[str, Any]) -> str:
     lines = ["# Did pre-training help?", ""]
     for v in results["verdicts"]:
         lines += [f"- **K = {budget(results, v['labels_per_class'])}**: " + "; ".join(v["sentences"])]
-    lines += ["", f"Data: {results['data']['source']} ({results['data']['n']} examples); test: "
-              f"{results['data']['test']} ({results['data']['test_n']} examples).", ""]  # fmt: skip
+    data = results["data"]
+    lines += ["", f"Data: {data['source']} ({data['n']} examples); test: {data['test']} ({data['test_n']} "
+              f"examples). {_pool(data)}", ""]  # fmt: skip
     for k, rows in tables(results).items():
         head = header(results)
         lines += [f"## {budget(results, k)}", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in rows] + [""]
     lines += ["## Reproduce", "", "```", command(results), "```", "", f"versions: {json.dumps(results['versions'])}"]
     return "\n".join(lines) + "\n"
+
+
+def _pool(data: dict[str, Any]) -> str:
+    """What the study drew its labels and pool from, and the copies of test examples it removed."""
+    if "labelled" not in data:  # a study written before these counts
+        return ""
+    copies = data.get("test_copies_removed")
+    removed = "" if copies is None else f"; {copies} exact copies of test examples were removed from it first"
+    return (f"Labels are drawn from {data['labelled']} labelled examples; the rest of them and {data['unlabelled']} "
+            f"unlabelled ones are the pool{removed}.")  # fmt: skip
 
 
 def _selection(results: dict[str, Any]) -> str:
@@ -201,8 +212,9 @@ pre{{white-space:pre-wrap;word-break:break-all}}</style></head>
  src="data:image/png;base64,{difference_chart(results)}">
 {"".join(sections)}
 <h2>Data</h2><p>{esc(data['source'])}: {data['n']} examples ({esc(data['modality'])}); test: {esc(data['test'])}
-({data['test_n']} examples). Every method sees the same K labelled examples per class for a seed; fine-tuning
-picks its step {_selection(results)}. Intervals: Student t over seeds, paired differences on the same labels.</p>
+({data['test_n']} examples). {esc(_pool(data))}
+Every method sees the same K labelled examples per class for a seed; fine-tuning picks its step
+{_selection(results)}. Intervals: Student t over seeds, paired differences on the same labels.</p>
 <h2>Reproduce</h2><pre>{esc(command(results))}</pre><p>versions: {esc(json.dumps(results['versions']))}</p>
 </body></html>
 """
