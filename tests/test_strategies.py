@@ -194,7 +194,7 @@ def test_label_prop_trains_on_the_labels_and_those_spread_over_the_embedding(
     centres = torch.tensor([[4.0, 0.0], [0.0, 4.0]])
     points = torch.cat([centres[k] + 0.1 * torch.randn(20, 2, generator=generator) for k in (0, 1)])
     with monkeypatch.context() as patch:
-        patch.setattr(selftrain, "embed", lambda encoder, x: x.x)  # the embedding is the point itself
+        patch.setattr(selftrain, "pooled_embeddings", lambda encoder, x: x.x)  # the embedding is the point itself
         model = Classifier(build_encoder(SPEC), ClassificationHead(16, 2))
         labelled, pool = Batch.of(points[[0, 20]]), Batch.of(torch.cat([points[1:20], points[21:]]))
         rows, labels = selftrain.propagated_labels(model, labelled, torch.tensor([0, 1]), pool, 0.5, 100)

@@ -23,6 +23,7 @@ from pathlib import Path
 from ptft.api import Pretrainer, compare
 from ptft.config import CompareConfig, DemoConfig, LoopConfig, ModelConfig, PretrainConfig, TextConfig
 from ptft.errors import ConfigError
+from ptft.evaluate.compare import cell_dir
 from ptft.evaluate.plots import training_curves
 from ptft.evaluate.report import text_table
 from ptft.modalities import read_data
@@ -133,10 +134,9 @@ def run_demo(cfg: DemoConfig) -> None:
     print(f"2/2 ptft compare: {', '.join(study.methods)}; {budget[0]} labels per class in all, {cfg.seeds} seeds ...")
     results = compare(study, data=train)
     pre_curve = training_curves({"pretrain": trainer.run_dir}, out / "pretrain_curve.png")
-    first = [r for r in results["rows"] if r["kind"] == "finetune" and r["seed"] == cfg.seed]
-    runs = out / "compare" / "runs"
-    curves = training_curves({r["method"]: runs / f"{r['method']}-k{budget[0]}-seed{cfg.seed}" for r in first},
-                             out / "finetune_curves.png")  # fmt: skip
+    first = [r["method"] for r in results["rows"] if r["kind"] == "finetune" and r["seed"] == cfg.seed]
+    runs = {m: cell_dir(out / "compare", m, budget[0], cfg.seed) for m in first}
+    curves = training_curves(runs, out / "finetune_curves.png")
     print()
     print(text_table(results))
     print()

@@ -65,6 +65,11 @@ class Cell:
         return f"{self.method}|k{self.labels_per_class}|seed{self.seed}"
 
 
+def cell_dir(out: Path, method: str, per_class: int, seed: int) -> Path:
+    """The run folder of a fine-tuning cell inside a study folder (`runs/<method>-k<K>-seed<seed>`)."""
+    return out / "runs" / f"{method}-k{per_class}-seed{seed}"
+
+
 # --select auto: k-fold up to this many labels per class, a held-out quarter above. Chosen from bench/compare.py
 # on two tasks (README, "Choosing the selection"): over 30 paired comparisons at K <= 32 (Fashion-MNIST 10 and
 # 20, WordNet 8 and 32; scratch and full) k-fold gained +2.2 points [+1.2, +3.2]; at K = 100 (10 pairs) it
@@ -231,7 +236,7 @@ def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, ou
         row.update(run_baseline(cell.method, train, test, train_k, cell.seed, val_per_class=val_k, task=cfg.task,
                                 **context))  # fmt: skip
     else:
-        run = out / "runs" / cell.key.replace("|", "-")
+        run = cell_dir(out, cell.method, cell.labels_per_class, cell.seed)
         base = _finetune_config(cfg, cell, run, context["shape"])
         row["select"] = selection(cfg, cell.labels_per_class)
         tuned = run_finetune(base, train) if row["select"] == "holdout" else kfold_finetune(base, train, row)

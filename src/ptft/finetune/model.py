@@ -18,7 +18,8 @@ from ptft.errors import BundleError, DataError
 from ptft.evaluate.metrics import classification_report, regression_report
 from ptft.finetune.predict import predict_proba, predict_values
 from ptft.modalities import MODALITIES, Modality, read_data
-from ptft.models import ClassificationHead, Classifier, Encoder, build_encoder, mean_pool
+from ptft.models import ClassificationHead, Classifier, Encoder, build_encoder
+from ptft.models.base import pooled_embeddings
 from ptft.models.heads import RegressionHead
 from ptft.preprocess import Preprocessor, preprocessor_from_state
 from ptft.train.checkpoint import read_bundle
@@ -83,14 +84,8 @@ class Model:
     def transform(self, data: Inputs) -> Batch:
         return self.modality.batch(self.preprocessor, self.read(data))
 
-    @torch.no_grad()
     def embed(self, data: Inputs) -> np.ndarray:
-        x = self.transform(data)
-        chunks = [
-            mean_pool(*self.encoder.encode(x.rows(torch.arange(i, min(i + 512, len(x))))))
-            for i in range(0, len(x), 512)
-        ]
-        return torch.cat(chunks).numpy()
+        return pooled_embeddings(self.encoder, self.transform(data), batch_size=512).numpy()
 
     @property
     def is_regression(self) -> bool:

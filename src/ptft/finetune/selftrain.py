@@ -15,8 +15,8 @@ import torch
 
 from ptft.data.batch import Batch
 from ptft.finetune.predict import predict_proba
+from ptft.models.base import pooled_embeddings
 from ptft.models.heads import Classifier
-from ptft.train.probe import embed
 
 NEIGHBOURS = 10  # of the propagation graph
 
@@ -56,7 +56,8 @@ def propagated_labels(
         return torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long)
     was_training = model.training
     model.eval()
-    points = torch.nn.functional.normalize(torch.cat([embed(model.encoder, x), embed(model.encoder, pool)]), dim=1)
+    both = torch.cat([pooled_embeddings(model.encoder, x), pooled_embeddings(model.encoder, pool)])
+    points = torch.nn.functional.normalize(both, dim=1)
     model.train(was_training)
     targets = torch.cat([y, torch.full((len(pool),), -1, dtype=y.dtype)]).numpy()
     spread = LabelSpreading(kernel="knn", n_neighbors=min(NEIGHBOURS, len(points) - 1), alpha=0.9, max_iter=50)

@@ -66,6 +66,18 @@ def mean_pool(features: torch.Tensor, pad_mask: torch.Tensor | None = None) -> t
     return (features * keep).sum(1) / keep.sum(1).clamp_min(1.0)
 
 
+@torch.no_grad()
+def pooled_embeddings(encoder: Encoder, x: Batch, batch_size: int = 256) -> torch.Tensor:
+    """The mean-pooled (N, D) float32 features of every example of `x`, in order, on the CPU: batch by batch
+    on the encoder's device, in whatever mode the caller left it."""
+    device = next(encoder.parameters()).device
+    parts = []
+    for i in range(0, len(x), batch_size):
+        part = x.rows(torch.arange(i, min(i + batch_size, len(x)))).to(device)
+        parts.append(mean_pool(*encoder.encode(part)).float().cpu())
+    return torch.cat(parts)
+
+
 LENGTH_MULTIPLE = 8  # trimmed widths are rounded up to this: few distinct shapes
 
 

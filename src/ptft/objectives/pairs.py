@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ptft.data.batch import Batch
-from ptft.models.base import mean_pool
+from ptft.models.base import mean_pool, pooled_embeddings
 from ptft.models.heads import Classifier
 from ptft.objectives.registry import Objective
 from ptft.objectives.supervised import Augment
@@ -66,14 +66,8 @@ def centroid_accuracy(
     separates the classes, before any head is trained on it."""
     was_training = classifier.training
     classifier.eval()
-    device = next(classifier.parameters()).device
-
-    def embed(batch: Batch) -> torch.Tensor:
-        rows = [batch.rows(torch.arange(i, min(i + 256, len(batch)))).to(device) for i in range(0, len(batch), 256)]
-        parts = [mean_pool(*classifier.encoder.encode(part)).float().cpu() for part in rows]
-        return F.normalize(torch.cat(parts), dim=1)
-
-    train, points = embed(x_train), embed(x)
+    train = F.normalize(pooled_embeddings(classifier.encoder, x_train), dim=1)
+    points = F.normalize(pooled_embeddings(classifier.encoder, x), dim=1)
     classes = int(y_train.max()) + 1
     centroids = torch.zeros(classes, train.shape[1]).index_add_(0, y_train, train)
     predicted = (points @ F.normalize(centroids, dim=1).T).argmax(1)

@@ -11,12 +11,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ptft.data.batch import Batch
 from ptft.data.types import Examples
 from ptft.errors import DataError
-from ptft.models.base import mean_pool
+from ptft.models.base import Encoder, pooled_embeddings
 
 NEIGHBOURS = 20
 
@@ -31,16 +30,6 @@ def knn_accuracy(memory: torch.Tensor, memory_labels: torch.Tensor, queries: tor
     return float((votes.argmax(1) == labels).float().mean())
 
 
-@torch.no_grad()
-def embed(encoder: nn.Module, x: Batch, batch_size: int = 256) -> torch.Tensor:
-    device = next(encoder.parameters()).device
-    parts = []
-    for i in range(0, len(x), batch_size):
-        part = x.rows(torch.arange(i, min(i + batch_size, len(x)))).to(device)
-        parts.append(mean_pool(*encoder.encode(part)).float().cpu())  # type: ignore[operator]
-    return torch.cat(parts)
-
-
 def probe_split(examples: Examples, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(memory, query) indices: `size` labelled examples drawn with `seed`, cut in two halves."""
     assert examples.labels is not None
@@ -52,11 +41,11 @@ def probe_split(examples: Examples, size: int, seed: int) -> tuple[np.ndarray, n
     return np.sort(chosen[:half]), np.sort(chosen[half:])
 
 
-def knn_probe(encoder: nn.Module, x: Batch, labels: torch.Tensor, half: int) -> Callable[[], dict[str, float]]:
+def knn_probe(encoder: Encoder, x: Batch, labels: torch.Tensor, half: int) -> Callable[[], dict[str, float]]:
     """The loop's evaluation hook: rows [:half] of `x` are the memory, the rest the queries."""
 
     def evaluate() -> dict[str, float]:
-        z = embed(encoder, x)
+        z = pooled_embeddings(encoder, x)
         return {"knn_accuracy": knn_accuracy(z[:half], labels[:half], z[half:], labels[half:])}
 
     return evaluate
