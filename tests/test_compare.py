@@ -234,6 +234,27 @@ def test_resume_grows_a_study_by_a_budget_and_a_seed_without_rerunning_a_cell(
         study(tmp_path, pretrained, labels_per_class="4", seeds=1, methods="logreg,full", resume=True, lr=1e-2)
 
 
+def test_resume_may_add_a_named_start_but_not_change_one(tmp_path: Path, pretrained: Path) -> None:
+    """bench/budget.py grows one study by a pre-training budget: a new start, rows for it, nothing rerun."""
+    options: dict[str, Any] = {"labels_per_class": "4", "seeds": 1, "steps": 4, "eval_every": 2, "batch_size": 16,
+                               "precision": "fp32", "methods": "scratch,full"}  # fmt: skip
+
+    def run(out: str, starts: str, **more: Any) -> dict[str, Any]:
+        return compare(data=synthetic_images(160, seed=1), out=str(tmp_path / out), pretrained=starts,
+                       **{**options, **more})  # fmt: skip
+
+    two = f"a={pretrained},b={pretrained}"
+    first = run("cmp", two)
+    grown = run("cmp", f"{two},c={pretrained}", resume=True)
+    assert [r["method"] for r in grown["rows"]] == ["scratch", "full[a]", "full[b]", "full[c]"]
+    assert grown["rows"][:3] == first["rows"]
+    with pytest.raises(ptft_errors.ConfigError, match=r"keep the study's starts as they were \(b="):
+        run("cmp", f"a={pretrained},b={tmp_path}", resume=True)
+    run("one", str(pretrained), methods="scratch")
+    with pytest.raises(ptft_errors.ConfigError, match="a second start would rename them"):
+        run("one", f"{pretrained},b={pretrained}", methods="scratch", resume=True)  # 'run' kept, 'b' added
+
+
 def test_the_report_s_command_runs_the_same_study_again(tmp_path: Path, pretrained: Path) -> None:
     import shlex
 

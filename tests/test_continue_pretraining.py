@@ -17,6 +17,7 @@ from ptft import cli
 from ptft.api import FineTuner, Pretrainer
 from ptft.errors import BundleError, ConfigError
 from ptft.train.checkpoint import read_bundle
+from ptft.train.start import from_hf
 from tests.conftest import synthetic_images, synthetic_texts, write_tiny_bert
 
 TINY: dict[str, Any] = {"batch_size": 16, "progress": False, "precision": "fp32"}
@@ -49,6 +50,7 @@ def test_continuing_a_ptft_bundle_starts_from_its_weights_and_keeps_its_tokenize
     meta = json.loads((tmp_path / "ft" / "ptft.json").read_text())
     assert meta["pretrained_from"]["path"] == str(moved)
     assert meta["pretrained_from"]["pretrained_from"]["path"] == str(first)
+    assert not from_hf(str(moved)) and not from_hf(str(tmp_path / "ft"))  # compare fine-tunes it at --lr
 
 
 def test_continuing_a_hugging_face_folder_keeps_its_tokenizer_and_does_not_clean(tmp_path: Path) -> None:
@@ -63,6 +65,7 @@ def test_continuing_a_hugging_face_folder_keeps_its_tokenizer_and_does_not_clean
     meta = json.loads((tmp_path / "tapt" / "ptft.json").read_text())
     assert meta["encoder"]["name"] == "bert" and meta["pretrained_from"]["kind"] == "huggingface"
     assert meta["preprocessor"]["clean_steps"] == []  # the imported tokenizer normalises; nothing else does
+    assert from_hf(str(tmp_path / "tapt")) and from_hf(f"hf:{folder}")  # compare fine-tunes both at --hf-lr
     tuned = tmp_path / "ft"
     data = synthetic_texts(80, seed=1)
     FineTuner(pretrained=str(tmp_path / "tapt"), out=str(tuned), labels_per_class=4, steps=2, **TINY).fit(data)

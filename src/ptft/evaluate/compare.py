@@ -42,13 +42,13 @@ from ptft.objectives.supervised import SupervisedClassification
 from ptft.train.batches import BatchStream
 from ptft.train.distributed import Dist
 from ptft.train.estimate import estimate
-from ptft.train.run_folder import start_run, versions
-from ptft.train.start import read_start
+from ptft.train.run_folder import CONFIG_FILE, start_run, versions
+from ptft.train.start import from_hf, read_start
 
 CELLS_FILE = "cells.jsonl"
 METRICS = {"classification": ("accuracy", "macro_f1"), "regression": ("r2", "rmse")}  # (judged on, also shown)
 # --resume may add budgets, seeds and methods to a study: the finished cells are kept, the new ones run
-GROWS_ON_RESUME = frozenset({"labels_per_class", "seeds", "methods"})
+GROWS_ON_RESUME = frozenset({"labels_per_class", "seeds", "methods", "pretrained"})  # starts: see _kept_starts
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,23 @@ def starts(pretrained: tuple[str, ...]) -> dict[str, str]:
             )
         named[name] = source
     return named
+
+
+def _kept_starts(cfg: CompareConfig) -> None:
+    """--resume may add --pretrained starts, as it may add methods, but not change or drop one, nor give a
+    one-start study a second start: its rows are named without their start (`full`), and would be renamed."""
+    path = Path(cfg.out) / CONFIG_FILE
+    if not (cfg.resume and path.is_file()):
+        return
+    before, now = starts(tuple(json.loads(path.read_text()).get("pretrained", ()))), starts(cfg.pretrained)
+    changed = [f"{name}={source}" for name, source in before.items() if now.get(name) != source]
+    if changed:
+        raise ConfigError(f"--resume of {cfg.out}: keep the study's starts as they were ({', '.join(changed)}); "
+                          "new starts may be added under new names")  # fmt: skip
+    if len(before) == 1 and len(now) > 1:
+        raise ConfigError(f"--resume of {cfg.out}: a study with one start names its rows without it (full, not "
+                          f"full[{next(iter(before))}]), so a second start would rename them; start a new study "
+                          "(another --out) with every start named")  # fmt: skip
 
 
 def _hf_path(cfg: CompareConfig) -> str:
@@ -219,10 +236,11 @@ def _finetune_config(cfg: CompareConfig, cell: Cell, out: Path, shape: dict[str,
 
 
 def start_lr(cfg: CompareConfig, pretrained: str) -> float:
-    """The learning rate for a start: a random init (--scratch-lr), an hf: encoder (--hf-lr), a ptft bundle (--lr)."""
+    """The learning rate for a start: a random init (--scratch-lr), a Hugging Face encoder (--hf-lr; also a ptft
+    bundle that continued one), a ptft bundle (--lr)."""
     if not pretrained:
         return cfg.scratch_lr
-    return cfg.hf_lr if pretrained.startswith("hf:") else cfg.loop.lr
+    return cfg.hf_lr if from_hf(pretrained) else cfg.loop.lr
 
 
 def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, out: Path, context: dict) -> dict:
@@ -350,6 +368,7 @@ def compare(cfg: CompareConfig, data: Examples | None = None, log: Any = print) 
             "(fine-tuning cells run up to --steps steps; early stopping often ends them sooner); "
             "nothing was written")  # fmt: skip
         return {"cells": [c.key for c in cells], "estimated_minutes": minutes}
+    _kept_starts(cfg)
     out = start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, Dist(0, 1, 0), free=GROWS_ON_RESUME)
     done = finished_cells(out / CELLS_FILE)
     todo = [c for c in cells if c.key not in done]

@@ -4,11 +4,13 @@ continued pre-training (`ptft pretrain --from`: domain- and task-adaptive pre-tr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ptft.config import TextConfig
 from ptft.errors import BundleError
 from ptft.modalities import Imported, Modality
 from ptft.preprocess import preprocessor_from_state
-from ptft.train.checkpoint import read_bundle
+from ptft.train.checkpoint import META, read_bundle, read_meta
 
 
 def read_start(source: str, modality: Modality, data_source: str, options: TextConfig) -> Imported:
@@ -28,3 +30,17 @@ def read_start(source: str, modality: Modality, data_source: str, options: TextC
     if meta.get("pretrained_from"):  # the chain: e.g. MiniLM -> pre-training continued on the pool -> here
         origin["pretrained_from"] = meta["pretrained_from"]
     return Imported(preprocessor, meta["encoder"], encoder, origin)
+
+
+def from_hf(source: str) -> bool:
+    """Whether the encoder at `source` is a Hugging Face one: `hf:PATH`, or a ptft bundle whose chain of starts
+    (`pretrained_from`) begins at one, e.g. MiniLM with pre-training continued on the pool. Such an encoder
+    fine-tunes at a Hugging Face model's rate, not at that of a small model ptft pre-trained itself."""
+    if source.startswith("hf:"):
+        return True
+    if not (Path(source) / META).is_file():
+        return False  # not a bundle (yet): reading it as a start says what is wrong
+    origin = read_meta(Path(source)).get("pretrained_from") or {}
+    while origin.get("pretrained_from"):
+        origin = origin["pretrained_from"]
+    return origin.get("kind") == "huggingface"
