@@ -170,7 +170,7 @@ def test_argparse_errors_exit_2_with_a_message(argv: list[str], capsys: pytest.C
         (["pretrain", "--steps", "abc"], "option 'steps': expected int, got 'abc'"),
         (["pretrain", "--lr", "fast"], "option 'lr': expected float"),
         (["pretrain", "--steps", "2.5"], "option 'steps'"),
-        (["pretrain", "--objective", "byol"], "unknown objective 'byol'; available: electra, mae, mlm, simclr, simcse"),
+        (["pretrain", "--objective", "dino"], "unknown objective 'dino'; available: byol, electra, mae, mlm, simclr,"),
         (["finetune", "--strategy", "half"], "unknown strategy 'half'; available:"),
         (["pretrain", "--config", "/nonexistent/ptft.toml"], "/nonexistent/ptft.toml does not exist"),
         (["evaluate"], "evaluate needs the run folder"),

@@ -114,6 +114,7 @@ OPTION_CASES = [
     ("mae", {}, {"mask_ratio": 0.6}),
     ("mae", {"mask_ratio": 0.4}, {"mask_ratio": 0.4}),
     ("simclr", {"temperature": 0.5}, {"temperature": 0.5, "projection_dim": 128}),
+    ("byol", {"momentum": 0.9}, {"momentum": 0.9, "projection_dim": 128}),
 ]
 
 

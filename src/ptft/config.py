@@ -104,18 +104,18 @@ class LoopConfig:
             raise ConfigError(f"option 'on_nonfinite' is halt or skip, got {self.on_nonfinite!r}")
 
 
-OBJECTIVE_OPTIONS = ("mask_ratio", "temperature", "projection_dim")  # PretrainConfig's keys objectives declare
+OBJECTIVE_OPTIONS = ("mask_ratio", "temperature", "projection_dim", "momentum")  # keys objectives declare
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    data: str = "fashion-mnist"  # built-in name (fashion-mnist, digits, wordnet-supersenses) or a path (images or text)
+    data: str = "fashion-mnist"  # built-in name (fashion-mnist, digits, wordnet-[verb-]supersenses) or a path
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     out: str = "runs/pretrain"  # run folder to create
     overwrite: bool = False  # replace an existing run folder
     resume: bool = False  # continue the run in --out from its last checkpoint
     dry_run: bool = False  # print parameters, FLOPs, memory and the estimated time, then exit (writes nothing)
-    objective: str = "auto"  # auto (simclr for images, mlm for text) | simclr | mae | mlm | electra | simcse
+    objective: str = "auto"  # auto (simclr for images, mlm for text) | simclr | byol | mae | mlm | electra | simcse
     pretrained: str = ""  # continue pre-training: a ptft run folder or hf:PATH (its preprocessing and shape kept)
     probe: str = ""  # labelled data whose k-NN accuracy on the embedding is logged at each evaluation (watched only)
     probe_size: int = 2000  # labelled examples the probe draws: half the memory, half classified by 20 neighbours
@@ -123,7 +123,8 @@ class PretrainConfig:
     # Options dataclass, ptft/objectives/); one it does not take is an error listing those it does.
     mask_ratio: float | None = None  # mae, mlm, electra, simcse: fraction hidden (simcse: masked in each view)
     temperature: float | None = None  # simclr, simcse: InfoNCE temperature
-    projection_dim: int | None = None  # simclr: width of the projection head (dropped after pre-training)
+    projection_dim: int | None = None  # simclr, byol: width of the projection head (dropped after pre-training)
+    momentum: float | None = None  # byol: the target network's starting EMA momentum (rising to 1)
     model: ModelConfig = field(default_factory=ModelConfig)
     text: TextConfig = field(default_factory=TextConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
@@ -185,11 +186,11 @@ class CompareConfig:
     seed: int = 0  # the first seed
     select: str = "auto"  # holdout: a quarter of the K picks the step | kfold: 5 folds, then all K | auto (README)
     scratch_lr: float = 3e-3  # learning rate of `scratch` (a random init wants a higher one than a pre-trained encoder)
-    hf_lr: float = 1e-4  # learning rate when the start is an hf: encoder (--lr is for ptft bundles)
+    hf_lr: float = 1e-4  # the rate for an hf: encoder or a bundle continued from one (--lr: other ptft bundles)
     pseudo_threshold: float = 0.9  # self-train / label-prop / fixmatch: confidence needed to use a pseudo-label
     out: str = "runs/compare"  # folder for the study (cells.jsonl, results.json, report.md, runs/)
     overwrite: bool = False  # replace an existing study folder
-    resume: bool = False  # continue a study in --out, or grow it (more budgets, seeds, methods); finished cells stay
+    resume: bool = False  # continue a study in --out, or grow it (more budgets, seeds, methods, starts); cells stay
     dry_run: bool = False  # print the cells and an estimated time, then exit (writes nothing)
     model: ModelConfig = field(default_factory=ModelConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -250,12 +251,12 @@ class PredictConfig:
 
 @dataclass(frozen=True)
 class DemoConfig:
-    task: str = "fashion-mnist"  # fashion-mnist | wordnet-supersenses
+    task: str = "fashion-mnist"  # fashion-mnist | wordnet-supersenses | wordnet-verb-supersenses
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     out: str = ""  # output folder; empty = the task's own (runs/demo-fashion-mnist, runs/demo-wordnet); kept: -2, ...
     overwrite: bool = False  # replace an existing run folder
     pretrain_minutes: float = 8.0  # time budget of the pre-training (SimCLR for images, MLM for text)
-    labels_per_class: int = 0  # labels per class in all; 0 = the task's (fashion-mnist 20, wordnet-supersenses 64)
+    labels_per_class: int = 0  # labels per class in all; 0 = the task's (fashion-mnist 20, wordnet 64, verbs 32)
     seed: int = 0  # first seed
     seeds: int = 5  # label draws (seeds) per method, paired across methods
 

@@ -40,6 +40,10 @@ class Objective(nn.Module, ABC):
     def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
         """A batch -> scalar loss."""
 
+    def after_step(self, progress: float) -> None:
+        """Called after each optimiser step that changed the weights, with the share of training done (0..1):
+        where an objective moves what the optimiser does not (BYOL's momentum target). Nothing by default."""
+
 
 OBJECTIVES: Registry[type[Objective]] = Registry("objective")
 

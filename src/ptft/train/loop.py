@@ -55,6 +55,13 @@ class TrainResult:
     best_step: int = 0  # the step of the best validation score (0: no evaluation)
 
 
+def after_step(objective: nn.Module, progress: float) -> None:
+    """The objective's own update after an optimiser step (`Objective.after_step`: BYOL's momentum target)."""
+    hook = getattr(objective, "after_step", None)
+    if callable(hook):
+        hook(progress)
+
+
 def _uses_conv(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
@@ -246,6 +253,7 @@ def train(
                 logger.log(state.step + 1, {"skipped_nonfinite": guard.skipped})
             else:
                 optimizer.step()
+                after_step(objective, (state.step + 1) / state.total)
             optimizer.zero_grad(set_to_none=True)  # a skipped step changes no weight
             state.step, last_loss = state.step + 1, loss_sum
             step = state.step
