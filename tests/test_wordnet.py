@@ -1,4 +1,4 @@
-"""WordNet noun supersenses: the wndb(5WN) parser on a synthetic data.noun with known answers, file:line
+"""WordNet noun and verb supersenses: the wndb(5WN) parser on a synthetic data.noun with known answers, file:line
 errors on malformed lines, the fixed stratified test split and its leakage rules; one test on the real
 Debian wordnet-base file, skipped where it is not installed."""
 
@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 
 from ptft.data.dedup import normalise
+from ptft.data.load import read_text_set
 from ptft.data.wordnet import (
     DEBIAN_WORDNET_DIR,
+    VERB,
     Synset,
     read_noun_synsets,
+    read_synsets,
     split_gloss,
     wordnet_dir,
     wordnet_supersenses,
@@ -150,3 +153,36 @@ def test_real_wordnet_noun_supersenses(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not {identifier.split("#")[0] for identifier in train.ids} & set(test.ids)
     held_out = {normalise(text) for text in test.texts}
     assert not held_out & {normalise(text) for text in train.texts}
+
+
+BREATHE = (
+    "00001740 29 v 02 breathe 0 respire 0 002 $ 00002325 v 0000 @ 00004227 v 0103 02 + 02 00 + 08 01 | draw air "
+    'into, and expel out of, the lungs; "I can breathe better when the air is clean"  '
+)
+
+
+def test_verb_lines_list_frames_after_their_pointers(tmp_path: Path) -> None:
+    (tmp_path / "data.verb").write_text("\n".join([*HEADER, BREATHE]) + "\n", encoding="utf-8")
+    (breathe,) = read_synsets(tmp_path, VERB)
+    assert breathe.lexname == "verb.body" and breathe.words == ("breathe", "respire")
+    assert breathe.examples == ("I can breathe better when the air is clean",)
+    for bad, message in ((" 02 + 02 00 + 08 01 |", " 03 + 02 00 + 08 01 |"), (" 02 + 02 00 + 08 01 |", " |")):
+        (tmp_path / "data.verb").write_text("\n".join([*HEADER, BREATHE.replace(bad, message)]) + "\n")
+        with pytest.raises(DataError, match=r"data.verb:3: (the 3 frames|line ends before f_cnt)"):
+            read_synsets(tmp_path, VERB)
+    write_noun_file(tmp_path, [*HEADER, ENTITY])
+    (tmp_path / "data.verb").write_text("\n".join([*HEADER, ENTITY]) + "\n")
+    with pytest.raises(DataError, match=r"lex_filenum '03' is not a data.verb file number 29..43"):
+        read_synsets(tmp_path, VERB)
+
+
+@pytest.mark.skipif(not (DEBIAN_WORDNET_DIR / "data.verb").is_file(), reason="wordnet-base is not installed")
+def test_real_wordnet_verb_supersenses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PTFT_DATA_DIR", raising=False)
+    test, train = read_text_set("wordnet-verb-supersenses:test"), read_text_set("wordnet-verb-supersenses")
+    assert len(test) == 2_000 and len(test.label_names) == 15 and test.label_names[0] == "verb.body"
+    assert train.labels is not None and test.labels is not None
+    assert set(np.unique(test.labels).tolist()) == set(range(15))
+    assert int((train.labels >= 0).sum()) + len(test) == 13_767  # every verb synset of WordNet 3.0
+    assert all(identifier.startswith("data.verb:") for identifier in test.ids)
+    assert not {normalise(text) for text in test.texts} & {normalise(text) for text in train.texts}

@@ -33,6 +33,20 @@ def _wordnet_test(data_dir: str) -> TextSet:
     return wordnet_supersenses(data_dir, "test")
 
 
+@TEXT_DATASETS.register("wordnet-verb-supersenses")
+def _wordnet_verbs_train(data_dir: str) -> TextSet:
+    from ptft.data.wordnet import VERB, wordnet_supersenses
+
+    return wordnet_supersenses(data_dir, "train", VERB)
+
+
+@TEXT_DATASETS.register("wordnet-verb-supersenses:test")
+def _wordnet_verbs_test(data_dir: str) -> TextSet:
+    from ptft.data.wordnet import VERB, wordnet_supersenses
+
+    return wordnet_supersenses(data_dir, "test", VERB)
+
+
 def read_text_set(
     spec: str,
     data_dir: str = "",

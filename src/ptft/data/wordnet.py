@@ -1,15 +1,19 @@
-"""The built-in text task "WordNet noun supersenses": classify a noun synset's definition into its
-lexicographer file (noun.animal, noun.artifact, ... 26 classes), read from WordNet 3.0 (Miller, 1995,
-"WordNet: a lexical database for English", CACM 38(11)) as shipped by the Debian package `wordnet-base`.
+"""The built-in text tasks "WordNet noun supersenses" and "WordNet verb supersenses": classify a synset's
+definition into its lexicographer file (noun.animal, noun.artifact, ... 26 classes; verb.motion,
+verb.communication, ... 15 classes), read from WordNet 3.0 (Miller, 1995, "WordNet: a lexical database for
+English", CACM 38(11)) as shipped by the Debian package `wordnet-base`. The verb task is a second text task
+of another kind of gloss, so that text defaults are not chosen on one task alone.
 
-`data.noun` is parsed as documented in wndb(5WN); lexicographer file numbers map to names as in
-lexnames(5WN). A synset line is
+`data.noun` and `data.verb` are parsed as documented in wndb(5WN); lexicographer file numbers map to names
+as in lexnames(5WN). A synset line is
 
-    synset_offset lex_filenum ss_type w_cnt word lex_id [word lex_id...] p_cnt [ptr...] | gloss
+    synset_offset lex_filenum ss_type w_cnt word lex_id [word lex_id...] p_cnt [ptr...] [frames...] | gloss
+
+where only verbs have frames (`f_cnt` and that many `+ f_num w_num`).
 
 and its gloss is a definition followed by optional example sentences in double quotes, separated by "; ".
 
-Split rule: the test split is a fixed, stratified sample of TEST_SYNSETS synsets drawn with numpy
+Split rule: the test split is a fixed, stratified sample of TEST_SYNSETS synsets (verbs: 2,000) drawn with numpy
 generators seeded from SPLIT_SEED; it depends on the file's content only, never on where it lies. Only
 synsets whose definition (normalised as `ptft.data.dedup.normalise`) occurs once in the file are
 eligible, so no test text is also a train text. Each class gets its share of TEST_SYNSETS by largest
@@ -44,7 +48,7 @@ SPLIT_SEED = 20240501  # fixed: changing it changes the published test split
 SPLITS = ("train", "test")
 INSTALL_FIX = (
     "install it with `sudo apt-get install wordnet-base`, or pass data_dir (--data-dir) to a folder holding "
-    "data.noun, or set $PTFT_DATA_DIR to a folder holding wordnet/data.noun"
+    "{file}, or set $PTFT_DATA_DIR to a folder holding wordnet/{file}"
 )
 
 # lexnames(5WN): lexicographer file number -> name, nouns only (03 .. 28).
@@ -55,14 +59,35 @@ NOUN_LEXNAMES = {
     19: "noun.phenomenon", 20: "noun.plant", 21: "noun.possession", 22: "noun.process", 23: "noun.quantity",
     24: "noun.relation", 25: "noun.shape", 26: "noun.state", 27: "noun.substance", 28: "noun.time",
 }  # fmt: skip
-LEXNUMBER = {name: number for number, name in NOUN_LEXNAMES.items()}
+# lexnames(5WN), verbs (29 .. 43).
+VERB_LEXNAMES = {
+    29: "verb.body", 30: "verb.change", 31: "verb.cognition", 32: "verb.communication", 33: "verb.competition",
+    34: "verb.consumption", 35: "verb.contact", 36: "verb.creation", 37: "verb.emotion", 38: "verb.motion",
+    39: "verb.perception", 40: "verb.possession", 41: "verb.social", 42: "verb.stative", 43: "verb.weather",
+}  # fmt: skip
+LEXNUMBER = {name: number for number, name in (NOUN_LEXNAMES | VERB_LEXNAMES).items()}
 QUOTED = re.compile(r'"([^"]*)"')
 EXAMPLE_START = re.compile(r';\s*(?=")')  # examples are separated by '; ' before an opening quote
 
 
 @dataclass(frozen=True)
+class PartOfSpeech:
+    """What differs between data.noun and data.verb."""
+
+    file: str
+    ss_type: str
+    lexnames: dict[int, str]
+    test_synsets: int  # the size of the fixed test split
+    frames: bool  # verb lines list sentence frames after their pointers
+
+
+NOUN = PartOfSpeech(NOUN_FILE, "n", NOUN_LEXNAMES, TEST_SYNSETS, frames=False)
+VERB = PartOfSpeech("data.verb", "v", VERB_LEXNAMES, 2000, frames=True)  # 13,767 synsets
+
+
+@dataclass(frozen=True)
 class Synset:
-    """One noun synset: its byte offset, supersense, words (underscores become spaces), gloss parts, file line."""
+    """One synset: its byte offset, supersense, words (underscores become spaces), gloss parts, file line."""
 
     offset: int
     lexname: str
@@ -99,8 +124,9 @@ def split_gloss(gloss: str) -> tuple[str, tuple[str, ...]]:
     return definition, tuple(examples)
 
 
-def parse_synset(text: str, path: Path, number: int) -> Synset:
-    """Line `number` of data.noun as a Synset; a malformed line raises a DataError naming file and line."""
+def parse_synset(text: str, path: Path, number: int, pos: PartOfSpeech = NOUN) -> Synset:
+    """Line `number` of data.noun (data.verb) as a Synset; a malformed line raises a DataError naming file and
+    line."""
     where = f"{path}:{number}"
     head, bar, gloss = text.partition(" | ")
     if not bar:
@@ -115,10 +141,12 @@ def parse_synset(text: str, path: Path, number: int) -> Synset:
     offset, lex_filenum, ss_type, w_cnt = fields[:4]
     if not (len(offset) == 8 and offset.isdigit()):
         raise DataError(f"{where}: synset_offset {offset!r} is not an 8-digit number")
-    if not (len(lex_filenum) == 2 and lex_filenum.isdigit()) or int(lex_filenum) not in NOUN_LEXNAMES:
-        raise DataError(f"{where}: lex_filenum {lex_filenum!r} is not a noun file number 03..28 (lexnames(5WN))")
-    if ss_type != "n":
-        raise DataError(f"{where}: ss_type {ss_type!r}, expected 'n' in data.noun")
+    if not (len(lex_filenum) == 2 and lex_filenum.isdigit()) or int(lex_filenum) not in pos.lexnames:
+        first, last = min(pos.lexnames), max(pos.lexnames)
+        raise DataError(f"{where}: lex_filenum {lex_filenum!r} is not a {pos.file} file number "
+                        f"{first:02d}..{last:02d} (lexnames(5WN))")  # fmt: skip
+    if ss_type != pos.ss_type:
+        raise DataError(f"{where}: ss_type {ss_type!r}, expected '{pos.ss_type}' in {pos.file}")
     if not re.fullmatch("[0-9a-fA-F]{2}", w_cnt):
         raise DataError(f"{where}: w_cnt {w_cnt!r} is not a 2-digit hexadecimal number")
     word_count = int(w_cnt, 16)
@@ -129,43 +157,62 @@ def parse_synset(text: str, path: Path, number: int) -> Synset:
         raise DataError(f"{where}: p_cnt {p_cnt!r} is not a 3-digit number")
     end = 5 + 2 * word_count + 4 * int(p_cnt)
     need(end, f"the {int(p_cnt)} pointers (symbol offset pos source/target)")
+    if pos.frames:
+        end = _frames_end(fields, end, where)
     if len(fields) != end:
         raise DataError(f"{where}: {len(fields) - end} unexpected field(s) before the gloss: {fields[end:][:4]}")
     definition, examples = split_gloss(gloss.strip())
     if not definition:
         raise DataError(f"{where}: the gloss has no definition before its examples")
-    return Synset(int(offset), NOUN_LEXNAMES[int(lex_filenum)], words, definition, examples, number)
+    return Synset(int(offset), pos.lexnames[int(lex_filenum)], words, definition, examples, number)
 
 
-def read_noun_synsets(folder: Path) -> list[Synset]:
-    """Every synset of `folder/data.noun`, in file order; license lines (starting with two spaces) skipped."""
-    path = Path(folder) / NOUN_FILE
+def _frames_end(fields: list[str], start: int, where: str) -> int:
+    """Where a verb line's frames end: `f_cnt` (2 digits), then that many `+ f_num w_num`."""
+    if len(fields) <= start:
+        raise DataError(f"{where}: line ends before f_cnt (a verb lists its frames after its pointers)")
+    if not (len(fields[start]) == 2 and fields[start].isdigit()):
+        raise DataError(f"{where}: f_cnt {fields[start]!r} is not a 2-digit number")
+    end = start + 1 + 3 * int(fields[start])
+    if len(fields) < end or any(fields[i] != "+" for i in range(start + 1, end, 3)):
+        raise DataError(f"{where}: the {int(fields[start])} frames are not all '+ f_num w_num'")
+    return end
+
+
+def read_synsets(folder: Path, pos: PartOfSpeech = NOUN) -> list[Synset]:
+    """Every synset of `folder/data.noun` (or pos.file), in file order; license lines (two leading spaces)
+    skipped."""
+    path = Path(folder) / pos.file
     if not path.is_file():
-        raise DataError(f"{path}: no WordNet noun file; {INSTALL_FIX}")
+        raise DataError(f"{path}: no WordNet {pos.file} file; {INSTALL_FIX.format(file=pos.file)}")
     synsets = []
     for number, text in decoded_lines(path, ReadStats()):
         if text.startswith("  ") or not text.strip():
             continue
-        synsets.append(parse_synset(text, path, number))
+        synsets.append(parse_synset(text, path, number, pos))
     if not synsets:
-        raise DataError(f"{path}: no synset lines; is it a WordNet data.noun? {INSTALL_FIX}")
+        raise DataError(f"{path}: no synset lines; is it a WordNet {pos.file}? {INSTALL_FIX.format(file=pos.file)}")
     return synsets
 
 
-def wordnet_dir(data_dir: str = "") -> Path:
-    """data_dir if given; else $PTFT_DATA_DIR/wordnet when it holds data.noun; else DEBIAN_WORDNET_DIR."""
+def read_noun_synsets(folder: Path) -> list[Synset]:
+    return read_synsets(folder, NOUN)
+
+
+def wordnet_dir(data_dir: str = "", file: str = NOUN_FILE) -> Path:
+    """data_dir if given; else $PTFT_DATA_DIR/wordnet when it holds `file`; else DEBIAN_WORDNET_DIR."""
     if data_dir:
         return Path(data_dir).expanduser()
     if os.environ.get("PTFT_DATA_DIR"):
         folder = Path(os.environ["PTFT_DATA_DIR"]).expanduser() / "wordnet"
-        if (folder / NOUN_FILE).is_file():
+        if (folder / file).is_file():
             return folder
     return DEBIAN_WORDNET_DIR
 
 
-def held_out_positions(synsets: list[Synset]) -> np.ndarray:
+def held_out_positions(synsets: list[Synset], test_synsets: int = TEST_SYNSETS) -> np.ndarray:
     """Sorted positions of the test synsets (see the module docstring for the rule)."""
-    size = TEST_SYNSETS if len(synsets) >= 2 * TEST_SYNSETS else len(synsets) // 5
+    size = test_synsets if len(synsets) >= 2 * test_synsets else len(synsets) // 5
     hashes = [text_hash(synset.definition) for synset in synsets]
     definition_counts = Counter(hashes)
     eligible: dict[str, list[int]] = {}
@@ -187,25 +234,25 @@ def held_out_positions(synsets: list[Synset]) -> np.ndarray:
     return np.array(sorted(chosen), dtype=np.int64)
 
 
-def wordnet_supersenses(data_dir: str = "", split: str = "train") -> TextSet:
-    """WordNet noun supersenses: text = a noun synset's definition, label = its lexicographer file name.
+def wordnet_supersenses(data_dir: str = "", split: str = "train", pos: PartOfSpeech = NOUN) -> TextSet:
+    """WordNet noun (verb) supersenses: text = a synset's definition, label = its lexicographer file name.
 
-    split "test": the fixed TEST_SYNSETS test synsets, labelled. split "train": the other synsets'
+    split "test": the fixed pos.test_synsets test synsets, labelled. split "train": the other synsets'
     definitions, labelled, then their example sentences, unlabeled (-1). ids are 'data.noun:LINE', and
-    'data.noun:LINE#exampleK' for the K-th example sentence of the synset on that line.
+    'data.noun:LINE#exampleK' for the K-th example sentence of the synset on that line (data.verb alike).
     """
     if split not in SPLITS:
         raise ConfigError(f"wordnet split {split!r} is unknown; use one of {', '.join(SPLITS)}")
-    folder = wordnet_dir(data_dir)
-    synsets = read_noun_synsets(folder)
+    folder = wordnet_dir(data_dir, pos.file)
+    synsets = read_synsets(folder, pos)
     label_names = sorted({synset.lexname for synset in synsets})
     label_of = {name: index for index, name in enumerate(label_names)}
     is_test = np.zeros(len(synsets), dtype=bool)
-    is_test[held_out_positions(synsets)] = True
+    is_test[held_out_positions(synsets, pos.test_synsets)] = True
     chosen = [synset for synset, test in zip(synsets, is_test.tolist()) if test == (split == "test")]
     texts = [synset.definition for synset in chosen]
     labels = [label_of[synset.lexname] for synset in chosen]
-    ids = [f"{NOUN_FILE}:{synset.line}" for synset in chosen]
+    ids = [f"{pos.file}:{synset.line}" for synset in chosen]
     if split == "train":
         held_out = {
             text_hash(text)
@@ -218,11 +265,11 @@ def wordnet_supersenses(data_dir: str = "", split: str = "train") -> TextSet:
                 if text_hash(example) not in held_out:
                     texts.append(example)
                     labels.append(-1)
-                    ids.append(f"{NOUN_FILE}:{synset.line}#example{number}")
+                    ids.append(f"{pos.file}:{synset.line}#example{number}")
     return TextSet(
         texts=texts,
         labels=np.array(labels, dtype=np.int64),
         label_names=label_names,
         ids=ids,
-        source=f"{folder / NOUN_FILE} ({split})",
+        source=f"{folder / pos.file} ({split})",
     )
