@@ -6,7 +6,7 @@ to win in `bench/compare.py`. Writes bench/results/objectives_<task>.json: one r
 steps, minutes and the probe's readings (`curve`: minutes, step, knn_accuracy).
 
     .venv/bin/python bench/objectives.py --task wordnet-supersenses --minutes 3   # mlm, electra, simcse
-    .venv/bin/python bench/objectives.py --task fashion-mnist --minutes 3         # simclr, mae
+    .venv/bin/python bench/objectives.py --task fashion-mnist --minutes 3         # simclr, byol, mae
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from ptft.demo import tasks
 from ptft.modalities import read_data
 
 HERE = Path(__file__).resolve().parent
-OBJECTIVES = {"fashion-mnist": ["simclr", "mae"], "wordnet-supersenses": ["mlm", "electra", "simcse"]}
+TEXT = ["mlm", "electra", "simcse"]
+OBJECTIVES = {"fashion-mnist": ["simclr", "byol", "mae"], "wordnet-supersenses": TEXT, "wordnet-verb-supersenses": TEXT}
 
 
 def curve(run: Path) -> list[dict[str, float]]:

@@ -96,12 +96,43 @@ def compare_table(task: str) -> str:
     return "\n".join(lines)
 
 
+def budget() -> str:
+    """Per task and pre-training budget: a strategy's accuracy and its paired gains over scratch and over the
+    best baseline, in points with 95 % intervals (bench/budget.py)."""
+    gains = load("budget")["gains"]
+    lines = ["| task | method | pre-training | accuracy % | vs scratch (points) | vs best baseline (points) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for g in gains:
+        (s_lo, s_hi), (b_lo, b_hi) = g["gain_vs_scratch_ci"], g["gain_vs_best_baseline_ci"]
+        lines.append(
+            f"| {g['task']} | `{g['method']}` | {g['pretrain_minutes']:g} min of {g['objective']} | "
+            f"{100 * g['accuracy']:.1f} | "
+            f"{100 * g['gain_vs_scratch']:+.1f} [{100 * s_lo:+.1f}, {100 * s_hi:+.1f}] | "
+            f"{100 * g['gain_vs_best_baseline']:+.1f} [{100 * b_lo:+.1f}, {100 * b_hi:+.1f}] "
+            f"vs `{g['best_baseline']}` |"
+        )
+    return "\n".join(lines)
+
+
+def objectives() -> str:
+    """Per task and objective: steps in the same minutes and the k-NN probe at the end (bench/objectives.py)."""
+    lines = ["| task | objective | minutes | steps | k-NN probe % |", "|---|---|---|---|---|"]
+    for task in ("wordnet-supersenses", "fashion-mnist"):
+        path = RESULTS / f"objectives_{task}.json"
+        for r in json.loads(path.read_text()) if path.is_file() else []:
+            probe = "–" if r["knn_accuracy"] is None else f"{100 * r['knn_accuracy']:.1f}"
+            lines.append(f"| {task} | `{r['objective']}` | {r['minutes']:g} | {r['steps']:,} | {probe} |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "fashion_mnist_throughput": fashion_mnist_throughput,
     "throughput": throughput,
     "memory": memory,
     "compare_fashion_mnist": lambda: compare_table("fashion-mnist"),
     "compare_wordnet": lambda: compare_table("wordnet-supersenses"),
+    "budget": budget,
+    "objectives": objectives,
 }
 
 

@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="optimiser steps per turn")
     parser.add_argument("--turns", type=int, default=5, help="interleaved turns per implementation and precision")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--name", default="throughput.json", help="the file written in bench/results/")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
@@ -180,7 +181,7 @@ def main() -> None:
             rows.append(row)
     print(f"ptft model FLOPs per step (forward + backward): {flops / 1e9:.2f} GFLOP; "
           f"matmul peaks: " + ", ".join(f"{p} {v / 1e9:,.0f} GFLOP/s" for p, v in peaks.items()))
-    print(f"wrote {save_json('throughput.json', rows)} at {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"wrote {save_json(args.name, rows)} at {time.strftime('%Y-%m-%d %H:%M')}")
 
 
 if __name__ == "__main__":
