@@ -29,18 +29,19 @@ from _common import RESULTS, save_json  # noqa: E402
 
 import ptft  # noqa: E402
 from ptft.api import Pretrainer  # noqa: E402
-from ptft.config import PretrainConfig, flatten, from_dict, to_dict  # noqa: E402
+from ptft.config import PretrainConfig, from_dict, to_dict  # noqa: E402
 from ptft.demo import Task, tasks  # noqa: E402
 from ptft.evaluate.stats import paired_difference, t_interval  # noqa: E402
 from ptft.modalities import read_data  # noqa: E402
 from ptft.train.checkpoint import MANIFEST  # noqa: E402
+from ptft.train.run_folder import changed_options  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LABELS = {"fashion-mnist": 20, "wordnet-supersenses": 64, "wordnet-verb-supersenses": 32}  # the demos'
 # (Fashion-MNIST and WordNet nouns: issue #11's 10 and 32 per class, plus as many again to select with)
 BASELINES = {"fashion-mnist": ["logreg"], "wordnet-supersenses": ["tfidf-logreg"],
              "wordnet-verb-supersenses": ["tfidf-logreg"]}  # fmt: skip  # nobody else's pre-training
-SETTING_ONLY = ("out", "overwrite", "resume", "progress")  # where a run goes and what it shows, not what it computes
+SETTING_ONLY = frozenset({"out", "overwrite", "resume"})  # where a run goes; what it shows is FREE_ON_RESUME
 
 
 def start_name(objective: str, default: str, minutes: float) -> str:
@@ -73,11 +74,8 @@ def pretrained(task: Task, minutes: float, folder: Path) -> str:
     stored = folder / "config.json"
     if (folder / MANIFEST).is_file() and stored.is_file():
         # read back as a config: an option added since that run takes its default, as the run did
-        before = flatten(json.loads(json.dumps(to_dict(from_dict(PretrainConfig, json.loads(stored.read_text()))))))
-        now = flatten(json.loads(json.dumps(to_dict(cfg))))
-        if {k: v for k, v in before.items() if k not in SETTING_ONLY} == {
-            k: v for k, v in now.items() if k not in SETTING_ONLY
-        }:
+        before = to_dict(from_dict(PretrainConfig, json.loads(stored.read_text())))
+        if not changed_options(before, to_dict(cfg), SETTING_ONLY):
             print(f"{folder.name}: reusing {folder}")
             return str(folder)
     print(f"{folder.name}: pre-training ({cfg.objective}, {cfg.model.encoder}) into {folder} ...")

@@ -16,7 +16,6 @@ from ptft.data.wordnet import (
     DEBIAN_WORDNET_DIR,
     VERB,
     Synset,
-    read_noun_synsets,
     read_synsets,
     split_gloss,
     wordnet_dir,
@@ -39,7 +38,7 @@ TEN_WORDS = "00002000 06 n 0a " + " ".join(f"w{index} {index % 10}" for index in
 
 def test_parses_header_pointers_hex_word_count_and_examples(tmp_path: Path) -> None:
     write_noun_file(tmp_path, [*HEADER, ENTITY, DOG, TEN_WORDS])
-    entity, dog, gadget = read_noun_synsets(tmp_path)
+    entity, dog, gadget = read_synsets(tmp_path)
     assert entity == Synset(
         1740,
         "noun.Tops",
@@ -89,13 +88,13 @@ def test_gloss_splits_definition_from_examples(gloss: str, definition: str, exam
 def test_malformed_line_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
     path = write_noun_file(tmp_path, [*HEADER, ENTITY, line])
     with pytest.raises(DataError, match=message) as caught:
-        read_noun_synsets(tmp_path)
+        read_synsets(tmp_path)
     assert f"{path}:4:" in str(caught.value)
 
 
 def test_missing_file_says_how_to_install(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="apt-get install wordnet-base.*data_dir"):
-        read_noun_synsets(tmp_path)
+        read_synsets(tmp_path)
     with pytest.raises(ConfigError, match="use one of train, test"):
         wordnet_supersenses(str(tmp_path), split="validation")
 

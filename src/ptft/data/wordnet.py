@@ -195,10 +195,6 @@ def read_synsets(folder: Path, pos: PartOfSpeech = NOUN) -> list[Synset]:
     return synsets
 
 
-def read_noun_synsets(folder: Path) -> list[Synset]:
-    return read_synsets(folder, NOUN)
-
-
 def wordnet_dir(data_dir: str = "", file: str = NOUN_FILE) -> Path:
     """data_dir if given; else $PTFT_DATA_DIR/wordnet when it holds `file`; else DEBIAN_WORDNET_DIR."""
     if data_dir:

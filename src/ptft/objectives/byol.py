@@ -82,11 +82,10 @@ class BYOL(Objective):
         self.target = nn.ModuleDict({"encoder": copy.deepcopy(encoder), "projector": copy.deepcopy(self.projector)})
         self.target.requires_grad_(False)  # moved by `after_step` only, never by the optimiser
 
-    def online(self) -> nn.ModuleDict:
-        return nn.ModuleDict({"encoder": self.encoder, "projector": self.projector})
-
     def after_step(self, progress: float) -> None:
-        ema_update(self.target, self.online(), target_momentum(self.base_momentum, progress))
+        momentum = target_momentum(self.base_momentum, progress)
+        ema_update(self.target["encoder"], self.encoder, momentum)
+        ema_update(self.target["projector"], self.projector, momentum)
 
     def forward(self, batch: Batch, y: torch.Tensor | None = None) -> torch.Tensor:
         x = Batch.of(batch).x  # (B, C, H, W)

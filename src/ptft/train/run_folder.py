@@ -71,6 +71,14 @@ def resolved_loop(
     return dataclasses.replace(loop, batch_size=found)
 
 
+def changed_options(stored: dict[str, Any], current: dict[str, Any], free: frozenset[str] = frozenset()) -> list[str]:
+    """The options whose values differ between a run's stored config (its config.json) and `current` (a config
+    as `to_dict` gives it), compared as JSON, but for FREE_ON_RESUME and `free`: what a --resume refuses, and
+    what makes a finished run another computation than the one `current` asks for."""
+    before, now = flatten(stored), flatten(json.loads(json.dumps(current)))
+    return sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k) and k not in FREE_ON_RESUME | free)
+
+
 def start_run(
     out: str, overwrite: bool, resume: bool, config: Any, info: Dist, free: frozenset[str] = frozenset()
 ) -> Path:
@@ -85,10 +93,7 @@ def start_run(
         if resume and (run_dir / MANIFEST).is_file() and not (run_dir / "resume").is_dir():
             raise BundleError(f"{run_dir} holds a finished run; there is nothing to resume (use another --out)")
         if resume and path.is_file():
-            before, now = flatten(json.loads(path.read_text())), flatten(json.loads(json.dumps(current)))  # as JSON
-            changed = sorted(
-                k for k in set(before) | set(now) if before.get(k) != now.get(k) and k not in FREE_ON_RESUME | free
-            )
+            changed = changed_options(json.loads(path.read_text()), current, free)
             if changed:
                 raise ConfigError(
                     f"--resume with a changed config ({', '.join(changed)}) in {run_dir}; resume with the "
