@@ -8,7 +8,7 @@ STAMP := $(VENV)/.ptft-installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 WORDNET := /usr/share/wordnet/data.noun
 
-.PHONY: demo demo-text test test-faults fuzz-explore lint bench data browser clean-venv
+.PHONY: demo demo-text demo-table data-tables test test-faults fuzz-explore lint bench data browser clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,7 +17,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# The built-in real datasets come from Debian packages: Fashion-MNIST and WordNet 3.0.
+# The built-in real datasets come from Debian packages: Fashion-MNIST and WordNet 3.0 (installed), and the
+# tables `letter` and `income`: the .rda files of r-cran-mlbench and r-cran-kernlab, fetched with
+# `apt-get download` and unpacked with `dpkg-deb -x` into $(RDATA), so that R itself is not installed.
+RDATA := $(HOME)/.cache/ptft/r-data
+RLIB := usr/lib/R/site-library
 data:
 	@missing=""; \
 	[ -f $(FMNIST) ] || [ -n "$$PTFT_DATA_DIR" ] || missing="$$missing dataset-fashion-mnist"; \
@@ -27,6 +31,20 @@ data:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q $$missing; \
 	fi
+	@$(MAKE) --no-print-directory data-tables
+
+data-tables:
+	@for pkg in mlbench:LetterRecognition kernlab:income; do \
+	  name=$${pkg%%:*}; file=$${pkg##*:}.rda; \
+	  [ -f /$(RLIB)/$$name/data/$$file ] || [ -f $(RDATA)/$(RLIB)/$$name/data/$$file ] && continue; \
+	  command -v apt-get >/dev/null || { echo "no apt-get: install r-cran-$$name for the built-in tables"; continue; }; \
+	  echo "unpacking Debian package r-cran-$$name (its data only, without R) into $(RDATA)"; \
+	  tmp=$$(mktemp -d); chmod 755 $$tmp; \
+	  ( cd $$tmp && apt-get download -q r-cran-$$name 2>/dev/null || \
+	    { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -q >/dev/null && apt-get download -q r-cran-$$name; } ) && \
+	  mkdir -p $(RDATA) && dpkg-deb -x $$tmp/r-cran-$${name}_*.deb $(RDATA); \
+	  rm -rf $$tmp; \
+	done
 
 # Headless Chromium (Debian package chromium) renders the compare report in the browser test.
 browser:
@@ -42,7 +60,10 @@ demo: $(STAMP) data
 demo-text: $(STAMP) data
 	$(BIN)/ptft demo --task wordnet-supersenses
 
-test: $(STAMP) browser
+demo-table: $(STAMP) data
+	$(BIN)/ptft demo --task letter
+
+test: $(STAMP) browser data-tables
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy src
 	$(BIN)/lint-imports

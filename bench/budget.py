@@ -37,10 +37,11 @@ from ptft.train.checkpoint import MANIFEST  # noqa: E402
 from ptft.train.run_folder import changed_options  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-LABELS = {"fashion-mnist": 20, "wordnet-supersenses": 64, "wordnet-verb-supersenses": 32}  # the demos'
-# (Fashion-MNIST and WordNet nouns: issue #11's 10 and 32 per class, plus as many again to select with)
+LABELS = {"fashion-mnist": 20, "wordnet-supersenses": 64, "wordnet-verb-supersenses": 32, "letter": 10}  # the demos'
+# (Fashion-MNIST and WordNet nouns: issue #11's 10 and 32 per class, plus as many again to select with; letter:
+# 10 in all, selected by k-fold)
 BASELINES = {"fashion-mnist": ["logreg"], "wordnet-supersenses": ["tfidf-logreg"],
-             "wordnet-verb-supersenses": ["tfidf-logreg"]}  # fmt: skip  # nobody else's pre-training
+             "wordnet-verb-supersenses": ["tfidf-logreg"], "letter": ["logreg", "lightgbm", "knn"]}  # fmt: skip
 SETTING_ONLY = frozenset({"out", "overwrite", "resume"})  # where a run goes; what it shows is FREE_ON_RESUME
 
 
@@ -79,7 +80,7 @@ def pretrained(task: Task, minutes: float, folder: Path) -> str:
             print(f"{folder.name}: reusing {folder}")
             return str(folder)
     print(f"{folder.name}: pre-training ({cfg.objective}, {cfg.model.encoder}) into {folder} ...")
-    Pretrainer(cfg).fit(read_data(task.compare.data, options=task.compare.text))
+    Pretrainer(cfg).fit(read_data(task.compare.data, options=task.compare.reader))
     return str(folder)
 
 
@@ -167,7 +168,7 @@ def main() -> None:
         labels_per_class=(labels,), methods=grown(folder, "methods", (*baselines, "scratch", *methods)),
         seeds=args.seeds, out=str(folder), resume=folder.exists(),
     )  # fmt: skip
-    results = ptft.compare(study, data=read_data(task.compare.data, options=task.compare.text))
+    results = ptft.compare(study, data=read_data(task.compare.data, options=task.compare.reader))
     rows = []
     for r in results["rows"]:
         strategy, trained_by, minutes = parse_row(r["method"], default) or (r["method"], "", 0.0)

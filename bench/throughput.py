@@ -26,7 +26,7 @@ import torch
 from _common import save_json
 from torch.utils.flop_counter import FlopCounterMode
 
-from ptft.config import TextConfig
+from ptft.config import DataConfig
 from ptft.data.load import read_text_set
 from ptft.models import build_encoder
 from ptft.objectives import build_objective
@@ -134,7 +134,7 @@ def main() -> None:
     for p, peak in peaks.items():
         print(f"matmul peak {p}: {peak / 1e9:,.0f} GFLOP/s")
     texts = read_text_set("wordnet-supersenses").texts
-    options = TextConfig(vocab_size=args.vocab, max_length=args.seq)
+    options = DataConfig(vocab_size=args.vocab, max_length=args.seq)
     pipeline = TextPipeline(TextTokenizer(options.tokenizer, options.vocab_size, options.max_length))
     pipeline.fit(texts[:50_000])
     data = packed_sequences(pipeline, texts, args.seq)

@@ -44,8 +44,8 @@ def mlm_throughput(train, out: Path, steps: int) -> list[dict]:
     for precision in ("fp32", "bf16"):
         loop = replace(TEXT_PRETRAIN_LOOP, steps=steps, epochs=1, log_every=steps, precision=precision, progress=False)
         cfg = PretrainConfig(out=str(out / f"tp-{precision}"), overwrite=True, objective="mlm", model=TEXT_MODEL,
-                             mask_ratio=TEXT_MASK_RATIO, text=replace(TEXT_OPTIONS, holdout="wordnet-supersenses:test"),
-                             loop=loop)  # fmt: skip
+                             mask_ratio=TEXT_MASK_RATIO, loop=loop,
+                             reader=replace(TEXT_OPTIONS, holdout="wordnet-supersenses:test"))  # fmt: skip
         trainer = Pretrainer(cfg).fit(train)
         meta = json.loads((trainer.run_dir / "ptft.json").read_text())
         rows.append({"objective": "mlm", "precision": precision, "tokens_per_s": meta["metrics"]["tokens_per_second"]})

@@ -21,7 +21,8 @@ import torch
 from PIL import Image
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-from ptft.config import TextConfig
+from ptft.config import DataConfig
+from ptft.data.table import TableSet
 from ptft.data.types import ImageSet, TextSet
 from ptft.preprocess import TextPipeline
 
@@ -116,12 +117,49 @@ def synthetic_texts(n: int = 128, seed: int = 0, labelled: bool = True) -> TextS
     return TextSet(texts, labels=labels.astype(np.int64), label_names=names, source="synthetic-text")
 
 
+def synthetic_table(n: int = 128, seed: int = 0, shift: float = 0.0, labelled: bool = True) -> TableSet:
+    """Rows of two numbers (one with gaps), a category, a boolean and a noise column; the class (3 of them) is
+    which third of the first number's range the row falls in, the category agreeing with it most of the time."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 3
+    x = labels * 2.0 + rng.normal(0, 0.5, n) + shift
+    colour = np.where(rng.random(n) < 0.8, np.array(["red", "green", "blue"])[labels], "grey")
+    cells: dict[str, list[str | None]] = {
+        "size": [f"{v:.3f}" for v in x],
+        "weight": [None if i % 7 == 3 else f"{v:.2f}" for i, v in enumerate(rng.normal(5, 2, n))],
+        "colour": [str(c) for c in colour],
+        "fresh": [str(b) for b in np.where(rng.random(n) < 0.5, "yes", "no")],
+        "noise": [f"{v:.4f}" for v in rng.normal(size=n)],
+    }
+    columns = {k: np.array(v, dtype=object) for k, v in cells.items()}
+    kinds = {"size": "numeric", "weight": "numeric", "colour": "categorical", "fresh": "boolean", "noise": "numeric"}
+    names = ["high", "low", "mid"]
+    order = np.array([1, 2, 0])[labels]  # low, mid, high by size; label names sorted as a reader sorts them
+    if not labelled:
+        return TableSet(columns, kinds=kinds, source="synthetic-table")
+    return TableSet(columns, kinds=kinds, labels=order.astype(np.int64), label_names=names, source="synthetic-table")
+
+
+def write_table_csv(table: TableSet, path: Path, id_column: str = "") -> Path:
+    """The table as a CSV with a `label` column (and an id column named `id_column`)."""
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*([id_column] if id_column else []), *table.columns, "label"])
+        for i in range(len(table)):
+            label = "" if table.labels is None else table.label_names[int(table.labels[i])]
+            values = ["" if v[i] is None else v[i] for v in table.columns.values()]
+            writer.writerow([*([f"row{i}"] if id_column else []), *values, label])
+    return path
+
+
 @pytest.fixture(scope="session")
 def labelled_texts() -> TextSet:
     return synthetic_texts()
 
 
-def fit_text_pipeline(texts: TextSet, options: TextConfig) -> TextPipeline:
+def fit_text_pipeline(texts: TextSet, options: DataConfig) -> TextPipeline:
     """The text modality's preprocessing, fitted on `texts` as a run fits it."""
     from ptft.modalities import MODALITIES
 

@@ -170,7 +170,7 @@ def test_argparse_errors_exit_2_with_a_message(argv: list[str], capsys: pytest.C
         (["pretrain", "--steps", "abc"], "option 'steps': expected int, got 'abc'"),
         (["pretrain", "--lr", "fast"], "option 'lr': expected float"),
         (["pretrain", "--steps", "2.5"], "option 'steps'"),
-        (["pretrain", "--objective", "dino"], "unknown objective 'dino'; available: byol, electra, mae, mlm, simclr,"),
+        (["pretrain", "--objective", "dino"], "unknown objective 'dino'; available: byol, electra, mae, masked-cells,"),
         (["finetune", "--strategy", "half"], "unknown strategy 'half'; available:"),
         (["pretrain", "--config", "/nonexistent/ptft.toml"], "/nonexistent/ptft.toml does not exist"),
         (["evaluate"], "evaluate needs the run folder"),

@@ -18,23 +18,26 @@ from safetensors.torch import save
 import ptft
 import ptft.train.pretrain
 from ptft.api import Pretrainer
-from ptft.config import ModelConfig, TextConfig
+from ptft.config import DataConfig, ModelConfig
 from ptft.data.batch import Batch
 from ptft.data.types import Examples, ImageSet
 from ptft.modalities import MODALITIES, Modality
 from ptft.models import ACTIVATIONS, ENCODERS, Encoder, build_encoder, mean_pool
 from ptft.objectives import OBJECTIVES, build_objective
-from tests.conftest import synthetic_images, synthetic_texts
+from tests.conftest import synthetic_images, synthetic_table, synthetic_texts
 
-TEXT_OPTIONS = TextConfig(vocab_size=120, max_length=16)
+TEXT_OPTIONS = DataConfig(vocab_size=120, max_length=16)
 ENCODER_NAMES = ENCODERS.names()
 OBJECTIVE_NAMES = OBJECTIVES.names()
 # Every modality's examples, preprocessing (fitted on them) and a second preprocessing fitted on other
 # examples: the tests below ask the registries for everything, so a new modality is picked up by itself.
-EXAMPLES: dict[str, Examples] = {"image": synthetic_images(64), "text": synthetic_texts(64)}
+EXAMPLES: dict[str, Examples] = {
+    "image": synthetic_images(64), "text": synthetic_texts(64), "table": synthetic_table(64)
+}  # fmt: skip
 OTHER_EXAMPLES: dict[str, Examples] = {
     "image": ImageSet(255 - synthetic_images(64, seed=5).images, source="inverted"),
     "text": synthetic_texts(64, seed=5),
+    "table": synthetic_table(64, seed=5, shift=3.0),
 }
 FITTED = {m: MODALITIES.get(m).fit_preprocessor(EXAMPLES[m], TEXT_OPTIONS) for m in MODALITIES.names()}
 OTHER = {m: MODALITIES.get(m).fit_preprocessor(OTHER_EXAMPLES[m], TEXT_OPTIONS) for m in MODALITIES.names()}
@@ -63,8 +66,9 @@ def batch(name: str, n: int = 8) -> Batch:
     return m.batch(FITTED[m.name], EXAMPLES[m.name].subset(np.arange(n)))
 
 
-def inputs(name: str, n: int = 8) -> torch.Tensor:
-    return batch(name, n).x
+def features(encoder: Encoder, x: Batch) -> torch.Tensor:
+    """The encoder's (B, T, D) output for a batch, through `encode` (which every encoder has, one input or many)."""
+    return encoder.encode(x)[0]
 
 
 def context(name: str) -> dict[str, Any]:
@@ -73,8 +77,9 @@ def context(name: str) -> dict[str, Any]:
 
 def test_registries_hold_the_documented_names() -> None:
     # Guards the parametrisation below against silently shrinking to nothing.
-    assert {"cnn", "mlp", "vit", "transformer", "bert"} <= set(ENCODER_NAMES)
-    assert {"simclr", "mae", "mlm"} <= set(OBJECTIVE_NAMES)
+    assert {"cnn", "mlp", "vit", "transformer", "bert", "table-mlp", "ft-transformer"} <= set(ENCODER_NAMES)
+    assert {"simclr", "mae", "mlm", "masked-cells", "scarf"} <= set(OBJECTIVE_NAMES)
+    assert ("table-mlp", "masked-cells") in PAIRS and ("ft-transformer", "scarf") in PAIRS
     assert {"linear", "sigmoid", "relu", "tanh", "gelu"} <= set(ACTIVATIONS.names())
     assert ("transformer", "mlm") in PAIRS and ("bert", "mlm") in PAIRS and ("cnn", "simclr") in PAIRS
     assert ("cnn", "mlm") not in PAIRS and ("transformer", "mae") not in PAIRS
@@ -90,8 +95,8 @@ def test_encoder_surface(name: str) -> None:
     torch.manual_seed(0)
     encoder = build_encoder(spec(name))
     assert isinstance(encoder, Encoder)
-    x = inputs(name, 5)
-    out = encoder(x, pad_mask=None)
+    x = batch(name, 5)
+    out = features(encoder, x)
     assert out.ndim == 3 and out.shape[0] == 5 and out.shape[2] == encoder.dim == 16  # (B, T, D)
     assert torch.isfinite(out).all()
     assert isinstance(encoder.blocks, torch.nn.ModuleList) and len(encoder.blocks) == 2  # depth stages
@@ -102,9 +107,9 @@ def test_encoder_surface(name: str) -> None:
     # padding included (a text's features at its own positions do not change when others are longer).
     encoder.eval()
     with torch.no_grad():
-        alone = encoder(x[1:2])
-        torch.testing.assert_close(encoder(x)[1:2, : alone.shape[1]], alone, atol=1e-5, rtol=1e-5)
-        mask = encoder.padding(x)
+        alone = features(encoder, x.rows(torch.arange(1, 2)))
+        torch.testing.assert_close(features(encoder, x)[1:2, : alone.shape[1]], alone, atol=1e-5, rtol=1e-5)
+        mask = encoder.encode(x)[1]
         assert mask is None or mask.shape == out.shape[:2]
 
 
@@ -117,7 +122,7 @@ def test_unknown_encoder_argument_is_a_config_error(name: str) -> None:
 @pytest.mark.parametrize(("name", "activation"), list(itertools.product(ENCODER_NAMES, ACTIVATIONS.names())))
 def test_every_activation_builds_and_runs(name: str, activation: str) -> None:
     encoder = build_encoder(spec(name, activation))
-    out = encoder(inputs(name, 4))
+    out = features(encoder, batch(name, 4))
     assert out.shape[0] == 4 and out.shape[2] == 16 and torch.isfinite(out).all()
     out.mean().backward()
     assert all(p.grad is not None for p in encoder.parameters())
@@ -126,13 +131,13 @@ def test_every_activation_builds_and_runs(name: str, activation: str) -> None:
 @pytest.mark.parametrize("name", ENCODER_NAMES)
 def test_the_activation_name_is_honoured(name: str) -> None:
     """Same seed, same weights: only the activation differs, so every pair of outputs must differ."""
-    x = inputs(name, 4)
+    x = batch(name, 4)
     outputs = {}
     for activation in ACTIVATIONS.names():
         torch.manual_seed(0)
         encoder = build_encoder(spec(name, activation)).eval()
         with torch.no_grad():
-            outputs[activation] = encoder(x)
+            outputs[activation] = features(encoder, x)
     for a, b in itertools.combinations(outputs, 2):
         assert not torch.allclose(outputs[a], outputs[b], atol=1e-4), (a, b)
 

@@ -19,7 +19,7 @@ from tokenizers import Tokenizer
 
 from ptft import cli
 from ptft.api import Pretrainer
-from ptft.config import TextConfig
+from ptft.config import DataConfig
 from ptft.errors import DataError, PtftError
 from ptft.preprocess import TextPipeline, TextTokenizer
 from ptft.preprocess import shards as shards_module
@@ -32,7 +32,7 @@ TEXTS = synthetic_texts(23).texts
 
 @pytest.fixture(scope="module")
 def pipeline() -> TextPipeline:
-    fitted = fit_text_pipeline(synthetic_texts(60), TextConfig(vocab_size=120, max_length=12))
+    fitted = fit_text_pipeline(synthetic_texts(60), DataConfig(vocab_size=120, max_length=12))
     assert isinstance(fitted, TextPipeline)
     return fitted
 

@@ -83,7 +83,7 @@ def test_data_nobody_reads_is_an_error_listing_the_known_kinds(tmp_path: Path) -
     odd.write_text("?")
     with pytest.raises(DataError, match=r"notes.xyz is no kind of data ptft reads; give image: .*; text: "):
         modality_for(str(odd))
-    with pytest.raises(ConfigError, match="unknown modality 'audio'; available: image, text"):
+    with pytest.raises(ConfigError, match="unknown modality 'audio'; available: image, table, text"):
         MODALITIES.get("audio")
 
 
@@ -213,5 +213,5 @@ def test_every_objective_option_is_a_pretrain_option_and_help_shows_each_objecti
     with pytest.raises(SystemExit):
         cli.main(["pretrain", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
-    assert "(default: electra 0.15, mae 0.6, mlm 0.15, simcse 0.1)" in shown
-    assert "(default: simclr 0.2, simcse 0.05)" in shown
+    assert "(default: electra 0.15, mae 0.6, masked-cells 0.3, mlm 0.15, scarf 0.6, simcse 0.1)" in shown
+    assert "(default: scarf 1.0, simclr 0.2, simcse 0.05)" in shown

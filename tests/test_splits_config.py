@@ -172,9 +172,9 @@ def test_to_dict_from_dict_round_trip(cls: type, values: dict[str, object]) -> N
 def test_flat_keys_are_unique_across_nesting() -> None:
     # The CLI and TOML use flat names, so no key may appear in two nested configs.
     for cls in (PretrainConfig, FinetuneConfig):
-        names = [f.name for f in fields(cls) if f.name not in ("model", "loop", "text")]
+        names = [f.name for f in fields(cls) if f.name not in ("model", "loop", "reader")]
         names += [f.name for f in fields(LoopConfig)] + [f.name for f in fields(cls().model)]
-        names += [f.name for f in fields(cls().text)]
+        names += [f.name for f in fields(cls().reader)]
         assert len(names) == len(set(names)) == len(flat_fields(cls))
 
 
@@ -263,7 +263,7 @@ def test_malformed_state_is_a_data_error(state: dict[str, object]) -> None:
 
 
 def test_unknown_preprocessor_kind() -> None:
-    with pytest.raises(BundleError, match="unknown preprocessor kind 'audio'.*image, text"):
+    with pytest.raises(BundleError, match="unknown preprocessor kind 'audio'.*image, table, text"):
         preprocessor_from_state({"kind": "audio"})
 
 

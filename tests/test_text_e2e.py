@@ -182,7 +182,7 @@ def test_a_50_mb_line_is_read_and_truncated_in_bounded_memory(tmp_path: Path) ->
         fh.write("short first line\n")
         fh.write("word " * 10_000_000 + "\n")  # 50 MB on one line
         fh.write("short last line\n")
-    pipeline = fit_text_pipeline(synthetic_texts(40), ptft.config.TextConfig(vocab_size=150, max_length=24))
+    pipeline = fit_text_pipeline(synthetic_texts(40), ptft.config.DataConfig(vocab_size=150, max_length=24))
     tracemalloc.start()
     texts = read_data(str(big), labels=False)
     ids = pipeline.transform(texts.texts)  # type: ignore[union-attr]

@@ -47,7 +47,7 @@ COMMANDS: dict[str, tuple[type, str]] = {
     "compare": (CompareConfig, "did pre-training help on this data? every method x label budget x seed, paired"),
     "report": (ReportConfig, "rebuild report.md and report.html of a ptft compare folder from its results.json"),
     "demo": (DemoConfig, "a built-in task (Fashion-MNIST or WordNet): pre-train, fine-tune on few labels, compare"),
-    "data inspect": (InspectConfig, "counts, lengths, duplicate rates and what cleaning would do, for a text corpus"),
+    "data inspect": (InspectConfig, "a text corpus's counts, duplicates and cleaning; a table's columns"),
     "data clean": (CleanCommandConfig, "write a cleaned, de-duplicated copy of a text corpus"),
     "data prepare": (PrepareConfig, "tokenize a text corpus once into token shards on disk for pre-training"),
 }
@@ -181,7 +181,9 @@ def _evaluate(cfg: EvaluateConfig) -> None:
         print(f"RMSE {report['rmse']:.4g}  MAE {report['mae']:.4g}  R² {report['r2']:.3f}  "
               f"Spearman {report['spearman']:.3f}  (n={report['n']})\nreport: {out}")  # fmt: skip
         return
-    print(f"accuracy {100 * report['accuracy']:.2f} %  macro-F1 {100 * report['macro_f1']:.2f} %  (n={report['n']})")
+    auc = f"  ROC-AUC {report['roc_auc']:.3f}" if "roc_auc" in report else ""
+    scores = f"accuracy {100 * report['accuracy']:.2f} %  macro-F1 {100 * report['macro_f1']:.2f} %{auc}"
+    print(f"{scores}  (n={report['n']})")
     names = report["labels"]
     width = max(len(n) for n in names)
     print("confusion matrix (rows = true, columns = predicted):")
@@ -272,8 +274,17 @@ def _text_examples(cfg: InspectConfig | CleanCommandConfig) -> tuple[Any, Any]:
 
 
 def _data_inspect(cfg: InspectConfig) -> None:
+    from ptft.config import DataConfig
     from ptft.data.inspect import format_inspection, inspect_texts
+    from ptft.modalities import modality_for
 
+    if cfg.data:
+        options = DataConfig(text_column=cfg.text_column, label_column=cfg.label_column or LABEL_COLUMN,
+                             skip_bad=cfg.skip_bad)  # fmt: skip
+        report = modality_for(cfg.data, options).inspection(cfg.data, "", options)
+        if report is not None:  # a kind of data with its own inspection (tables)
+            print(report)
+            return
     examples, stats = _text_examples(cfg)
     print(format_inspection(inspect_texts(examples, near=cfg.near, stats=stats)))
 

@@ -43,9 +43,16 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TextConfig:
+class DataConfig:
+    """How data is read and cleaned, for every modality (text columns and tokenizer, table columns)."""
+
     text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
     label_column: str = "label"  # column holding the label (fine-tuning, evaluation)
+    id_column: str = ""  # table: column naming each row (kept out of the features; keys `predict`'s CSV)
+    drop_columns: tuple[str, ...] = ()  # table: columns to leave out (ids, leaky columns), comma-separated
+    categorical: tuple[str, ...] = ()  # table: columns read as categories whatever their values
+    numeric: tuple[str, ...] = ()  # table: columns read as numbers (a value that is not one is a bad record)
+    min_frequency: int = 2  # table: a category seen fewer times at fit is read as unknown
     skip_bad: int = 0  # bad lines/rows or unreadable images to skip and count before stopping; 0 = stop at the first
     tokenizer: str = "wordpiece"  # wordpiece | bpe, trained on the pre-training corpus
     vocab_size: int = 8000  # subword vocabulary size
@@ -60,6 +67,11 @@ class TextConfig:
             raise ConfigError(f"option 'dedup' is exact, near or none, got {self.dedup!r}")
         if self.max_length < 3:
             raise ConfigError(f"option 'max_length' needs room for [CLS] and [SEP]: use >= 3, not {self.max_length}")
+        if self.min_frequency < 1:
+            raise ConfigError(f"option 'min_frequency' must be at least 1, got {self.min_frequency}")
+        both = sorted(set(self.categorical) & set(self.numeric))
+        if both:
+            raise ConfigError(f"column(s) {', '.join(both)} given to both --categorical and --numeric; choose one")
 
 
 @dataclass(frozen=True)
@@ -126,7 +138,7 @@ class PretrainConfig:
     projection_dim: int | None = None  # simclr, byol: width of the projection head (dropped after pre-training)
     momentum: float | None = None  # byol: the target network's starting EMA momentum (rising to 1)
     model: ModelConfig = field(default_factory=ModelConfig)
-    text: TextConfig = field(default_factory=TextConfig)
+    reader: DataConfig = field(default_factory=DataConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
 
 
@@ -154,7 +166,7 @@ class FinetuneConfig:
     pool_ratio: int = 3  # fixmatch: unlabeled pool images per labelled image in each step
     pseudo_max_per_class: int = 3000  # self-train / label-prop: cap per class so classes stay balanced
     model: ModelConfig = field(default_factory=ModelConfig)
-    text: TextConfig = field(default_factory=TextConfig)
+    reader: DataConfig = field(default_factory=DataConfig)
     loop: LoopConfig = field(
         default_factory=lambda: LoopConfig(steps=400, lr=3e-4, batch_size=64, patience=5, eval_every=25)
     )
@@ -193,7 +205,7 @@ class CompareConfig:
     resume: bool = False  # continue a study in --out, or grow it (more budgets, seeds, methods, starts); cells stay
     dry_run: bool = False  # print the cells and an estimated time, then exit (writes nothing)
     model: ModelConfig = field(default_factory=ModelConfig)
-    text: TextConfig = field(default_factory=TextConfig)
+    reader: DataConfig = field(default_factory=DataConfig)
     loop: LoopConfig = field(
         default_factory=lambda: LoopConfig(steps=300, lr=3e-4, batch_size=64, patience=6, eval_every=25, progress=False)
     )
@@ -251,19 +263,19 @@ class PredictConfig:
 
 @dataclass(frozen=True)
 class DemoConfig:
-    task: str = "fashion-mnist"  # fashion-mnist | wordnet-supersenses | wordnet-verb-supersenses
+    task: str = "fashion-mnist"  # fashion-mnist | wordnet-supersenses | wordnet-verb-supersenses | letter | income
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     out: str = ""  # output folder; empty = the task's own (runs/demo-fashion-mnist, runs/demo-wordnet); kept: -2, ...
     overwrite: bool = False  # replace an existing run folder
-    pretrain_minutes: float = 8.0  # time budget of the pre-training (SimCLR for images, MLM for text)
-    labels_per_class: int = 0  # labels per class in all; 0 = the task's (fashion-mnist 20, wordnet 64, verbs 32)
+    pretrain_minutes: float = 8.0  # pre-training's time budget (images SimCLR, text MLM, tables masked cells)
+    labels_per_class: int = 0  # labels per class in all; 0 = the task's (fashion-mnist 20, wordnet 64/32, tables 10)
     seed: int = 0  # first seed
     seeds: int = 5  # label draws (seeds) per method, paired across methods
 
 
 @dataclass(frozen=True)
 class InspectConfig:
-    data: str = ""  # text file or folder (txt, JSONL, CSV, TSV, Parquet)
+    data: str = ""  # text file or folder (txt, JSONL, CSV, TSV, Parquet), or a table file
     text_column: str = "text"  # JSONL/CSV/TSV/Parquet column holding the text
     label_column: str = ""  # column holding the label; '' = `label` when the file has one, else none
     skip_bad: int = 0  # bad lines/rows or unreadable images to skip and count before stopping; 0 = stop at the first

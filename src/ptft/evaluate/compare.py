@@ -37,7 +37,8 @@ from ptft.finetune.job import Finetuned, run_finetune
 from ptft.finetune.model import load
 from ptft.finetune.strategies import STRATEGIES, lora_targets
 from ptft.modalities import Modality, modality_of, read_data
-from ptft.models import ClassificationHead, Classifier, build_encoder
+from ptft.models import Classifier, build_encoder
+from ptft.models.heads import new_head
 from ptft.objectives.supervised import SupervisedClassification
 from ptft.train.batches import BatchStream
 from ptft.train.distributed import Dist
@@ -150,7 +151,7 @@ CLASSES_ONLY = ("setfit", "self-train", "label-prop", "fixmatch")  # strategies 
 def _lora_applies(source: str, modality: Modality, cfg: CompareConfig) -> bool:
     """Whether `lora` can adapt the start's encoder: peft is installed and its blocks hold linear layers."""
     try:
-        lora_targets(build_encoder(read_start(source, modality, source, cfg.text).spec))
+        lora_targets(build_encoder(read_start(source, modality, source, cfg.reader).spec))
     except ConfigError:
         return False
     return True
@@ -196,7 +197,7 @@ def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
 def split_test(cfg: CompareConfig, data: Examples) -> tuple[Examples, Examples, str]:
     """(the labelled source with its pool, the test set, how the test set was chosen)."""
     if cfg.test:
-        return data, read_data(cfg.test, cfg.data_dir, cfg.text), cfg.test
+        return data, read_data(cfg.test, cfg.data_dir, cfg.reader), cfg.test
     assert data.labels is not None
     labelled = np.flatnonzero(data.labels >= 0)
     stratify = data.labels[labelled] if cfg.task == "classification" else None
@@ -229,8 +230,8 @@ def _finetune_config(cfg: CompareConfig, cell: Cell, out: Path, shape: dict[str,
     model = replace(cfg.model, **shape) if not cell.pretrained else cfg.model
     return FinetuneConfig(
         pretrained=cell.pretrained, out=str(out), overwrite=True, strategy=cell.strategy, task=cfg.task,
-        labels_per_class=train_k,
-        val_per_class=val_k, data_dir=cfg.data_dir, model=model, text=cfg.text, pseudo_threshold=cfg.pseudo_threshold,
+        labels_per_class=train_k, val_per_class=val_k, data_dir=cfg.data_dir, model=model, reader=cfg.reader,
+        pseudo_threshold=cfg.pseudo_threshold,
         loop=replace(cfg.loop, seed=cell.seed, lr=start_lr(cfg, cell.pretrained)),
     )  # fmt: skip
 
@@ -286,13 +287,13 @@ def kfold_finetune(cfg: FinetuneConfig, train: Examples, row: dict[str, Any]) ->
 def _seconds_per_step(cfg: CompareConfig, modality: Modality, part: Examples, source: str, shape: dict) -> float:
     """A few timed fine-tuning steps of the model a start gives (scratch: `shape`) on labelled examples."""
     if source:
-        start = read_start(source, modality, part.source, cfg.text)
+        start = read_start(source, modality, part.source, cfg.reader)
         preprocessor, spec = start.preprocessor, start.spec
     else:
-        preprocessor = modality.fit_preprocessor(part, cfg.text)
+        preprocessor = modality.fit_preprocessor(part, cfg.reader)
         spec = modality.encoder_spec(replace(cfg.model, **shape), preprocessor)
     encoder = build_encoder(spec)
-    model = Classifier(encoder, ClassificationHead(encoder.dim, len(part.label_names)))
+    model = Classifier(encoder, new_head(encoder, len(part.label_names))[0])
     x, y = modality.batch(preprocessor, part), torch.from_numpy(np.asarray(part.labels))
     probe = replace(cfg.loop, batch_size=min(cfg.loop.batch_size, len(part)))
     stream = BatchStream(x, y, probe.batch_size, probe.seed)
@@ -351,7 +352,7 @@ def _scratch_shape(cfg: CompareConfig) -> dict[str, Any]:
 
 def compare(cfg: CompareConfig, data: Examples | None = None, log: Any = print) -> dict[str, Any]:
     """Run (or, with --resume, finish) the study `cfg` describes; returns results.json's content."""
-    loaded = data if data is not None else read_data(cfg.data, cfg.data_dir, cfg.text)
+    loaded = data if data is not None else read_data(cfg.data, cfg.data_dir, cfg.reader)
     if loaded.labels is None or not loaded.has_labels:
         raise DataError(f"{loaded.source}: no labels found; a comparison needs labelled examples")
     if cfg.task == "regression":

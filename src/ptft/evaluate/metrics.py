@@ -1,5 +1,5 @@
-"""Metrics from scikit-learn and SciPy: accuracy, macro-F1 and the confusion matrix for classification;
-RMSE, MAE, R² and Spearman's rank correlation for regression."""
+"""Metrics from scikit-learn and SciPy: accuracy, macro-F1, the confusion matrix and, for two classes, ROC-AUC
+for classification; RMSE, MAE, R² and Spearman's rank correlation for regression."""
 
 from __future__ import annotations
 
@@ -7,18 +7,25 @@ from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, mean_absolute_error, r2_score
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, mean_absolute_error, r2_score, roc_auc_score
 
 
-def classification_report(y_true: np.ndarray, y_pred: np.ndarray, label_names: list[str]) -> dict[str, Any]:
+def classification_report(
+    y_true: np.ndarray, y_pred: np.ndarray, label_names: list[str], scores: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, the confusion matrix, and with two classes and `scores` (N, 2 probabilities) where
+    both classes occur, the ROC-AUC of the second class's probability."""
     labels = list(range(len(label_names)))
-    return {
+    report = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
         "n": int(len(y_true)),
         "labels": label_names,
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
+    if scores is not None and len(label_names) == 2 and len(np.unique(y_true)) == 2:
+        report["roc_auc"] = float(roc_auc_score(y_true, scores[:, 1]))
+    return report
 
 
 def regression_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:

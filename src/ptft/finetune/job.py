@@ -22,8 +22,8 @@ from ptft.finetune.model import Model
 from ptft.finetune.run import Interrupted, LabelledBatches, finetune
 from ptft.finetune.strategies import STRATEGIES
 from ptft.modalities import Imported, Modality, modality_of, read_data
-from ptft.models import ClassificationHead, Classifier, build_encoder
-from ptft.models.heads import RegressionHead
+from ptft.models import Classifier, build_encoder
+from ptft.models.heads import new_head
 from ptft.notes import recorded
 from ptft.objectives.supervised import SupervisedClassification, SupervisedRegression
 from ptft.train.distributed import Dist, init_distributed
@@ -51,9 +51,9 @@ def starting_point(cfg: FinetuneConfig, modality: Modality, data: Examples, info
     """The preprocessing, encoder spec and weights to start from: a ptft bundle, a Hugging Face folder
     (`hf:PATH`), or nothing (scratch: a new preprocessing fitted on this data, random weights)."""
     if not cfg.pretrained:
-        preprocessor = fitted_once(cfg.out, cfg.resume, info, lambda: modality.fit_preprocessor(data, cfg.text))
+        preprocessor = fitted_once(cfg.out, cfg.resume, info, lambda: modality.fit_preprocessor(data, cfg.reader))
         return Imported(preprocessor, modality.encoder_spec(cfg.model, preprocessor), {}, {})
-    return read_start(cfg.pretrained, modality, data.source, cfg.text)
+    return read_start(cfg.pretrained, modality, data.source, cfg.reader)
 
 
 def split_budget(cfg: FinetuneConfig, data: Examples) -> Split:
@@ -90,13 +90,10 @@ def build_model(
     """Encoder (weights loaded strictly: only the new head's keys may be missing) + a new head
     -> (model, the bundle's head entry)."""
     encoder = build_encoder(start.spec)
-    head: ClassificationHead | RegressionHead
     if targets is not None:
-        head = RegressionHead(encoder.dim, float(targets.mean()), float(targets.std() or 1.0))
-        head_meta: dict[str, Any] = {"type": "regression"}
+        head, head_meta = new_head(encoder, mean=float(targets.mean()), std=float(targets.std() or 1.0))
     else:
-        head = ClassificationHead(encoder.dim, len(data.label_names))
-        head_meta = {"type": "classification", "num_classes": len(data.label_names)}
+        head, head_meta = new_head(encoder, len(data.label_names))
     model = Classifier(encoder, head)
     if start.tensors:
         load_encoder_strictly(model, start.tensors, cfg.pretrained)
@@ -119,7 +116,7 @@ def load_encoder_strictly(model: Classifier, tensors: dict[str, torch.Tensor], s
 
 
 def _read(spec: str | Examples, cfg: FinetuneConfig) -> Examples:
-    return spec if isinstance(spec, Examples) else read_data(spec, cfg.data_dir, cfg.text)
+    return spec if isinstance(spec, Examples) else read_data(spec, cfg.data_dir, cfg.reader)
 
 
 def _inputs(

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ptft.config import TextConfig
+from ptft.config import DataConfig
 from ptft.data.batch import Batch
 from ptft.data.labels import map_labels, numeric_targets
 from ptft.data.types import Examples
@@ -20,7 +20,7 @@ from ptft.finetune.predict import predict_proba, predict_values
 from ptft.modalities import MODALITIES, Modality, read_data
 from ptft.models import ClassificationHead, Classifier, Encoder, build_encoder
 from ptft.models.base import pooled_embeddings
-from ptft.models.heads import RegressionHead
+from ptft.models.heads import RegressionHead, head_from_entry
 from ptft.preprocess import Preprocessor, preprocessor_from_state
 from ptft.train.checkpoint import read_bundle
 
@@ -31,9 +31,7 @@ Inputs = DataLike | np.ndarray | list[str]  # a spec, examples, or raw content o
 def build_head(meta: dict[str, Any], dim: int) -> ClassificationHead | RegressionHead | None:
     """The head a bundle's `head` entry describes (regression mean and std come with the weights)."""
     head = meta.get("head") or {}
-    if head.get("type") == "regression":
-        return RegressionHead(dim)
-    return ClassificationHead(dim, int(head["num_classes"])) if head else None
+    return head_from_entry(head, dim) if head else None
 
 
 class Model:
@@ -51,9 +49,10 @@ class Model:
         self.modality: Modality = MODALITIES.get(preprocessor.kind)
         self.encoder, self.head = encoder, head
         self.label_names: list[str] = list(meta.get("label_names", []))
-        stored = meta.get("config", {}).get("text", {})
+        config = meta.get("config", {})
+        stored = config.get("reader") or config.get("text", {})  # "text" in bundles before tables
         # Files are read with the columns the model was trained with, unless the caller sets others.
-        self.text = TextConfig(**{k: stored[k] for k in ("text_column", "label_column") if k in stored})
+        self.reader = DataConfig(**{k: stored[k] for k in ("text_column", "label_column", "id_column") if k in stored})
         self.module: torch.nn.Module = (encoder if head is None else Classifier(encoder, head)).eval().cpu()
 
     @classmethod
@@ -73,7 +72,7 @@ class Model:
         if isinstance(data, Examples):
             return data
         if isinstance(data, str):
-            return read_data(data, "", self.text, labels)
+            return read_data(data, "", self.reader, labels)
         found = self.modality.from_memory(data)
         if found is None:
             raise DataError(
@@ -122,8 +121,8 @@ class Model:
                 raise DataError(f"{loaded.source}: {int(np.isnan(targets).sum())} examples have no label")
             return regression_report(targets, self.predict_values(loaded))
         y_true = map_labels(loaded, self.label_names)
-        y_pred = self.predict_proba(loaded).argmax(1)
-        return classification_report(y_true, y_pred, self.label_names)
+        proba = self.predict_proba(loaded)
+        return classification_report(y_true, proba.argmax(1), self.label_names, proba)
 
 
 def read_as(
@@ -137,7 +136,7 @@ def read_as(
     """Read `spec` for `model`; text columns left '' are those the model was trained with, and
     `label_column=None` reads no labels (prediction). `skip_bad`: this read's own budget of bad records to
     skip (not the one the model was trained with)."""
-    text = dataclasses.replace(model.text, skip_bad=skip_bad)
+    text = dataclasses.replace(model.reader, skip_bad=skip_bad)
     if text_column:
         text = dataclasses.replace(text, text_column=text_column)
     if label_column:

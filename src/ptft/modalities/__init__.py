@@ -1,6 +1,6 @@
-"""Modalities: one file per kind of data (image, text), each declaring all that differs; the registry."""
+"""Modalities: one file per kind of data (image, text, table), each declaring all that differs; the registry."""
 
-from ptft.modalities import image, text  # noqa: F401  (registers the modalities)
+from ptft.modalities import image, table, text  # noqa: F401  (registers the modalities)
 from ptft.modalities.base import (
     MODALITIES,
     Baseline,

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from ptft.config import ModelConfig, TextConfig
+from ptft.config import DataConfig, ModelConfig
 from ptft.data.batch import Batch
 from ptft.data.types import Examples
 from ptft.errors import ConfigError, DataError
@@ -35,13 +35,16 @@ SURE, MAYBE, NOT_MINE = 2, 1, 0  # how strongly a modality claims a data spec
 
 @dataclass(frozen=True)
 class Baseline:
-    """A method a user would pick instead of training a network: features + logistic regression.
-    `features(train, test, context)` -> (train matrix, test matrix); `c`: the regression's inverse strength."""
+    """A method a user would pick instead of training a network: features + logistic regression (or another
+    classifier). `features(train, test, context)` -> (train matrix, test matrix); `c`: the regression's inverse
+    strength."""
 
     features: Callable[[Examples, Examples, dict[str, Any]], tuple[Any, Any]]
     c: float
     about: str
     needs: str = ""  # a context key it cannot run without (e.g. hf_path: the encoder whose features it uses)
+    classifier: Callable[[int], Any] | None = None  # seed -> an unfitted scikit-learn-style classifier; None = LR(C=c)
+    regressor: Callable[[int], Any] | None = None  # seed -> an unfitted regressor; None = ridge (alpha = 1 / c)
 
 
 @dataclass
@@ -79,7 +82,7 @@ class Modality(ABC):
         self.views = views  # (weak, strong) views of unlabeled batches for FixMatch; None = none
 
     @abstractmethod
-    def claim(self, spec: str, options: TextConfig) -> int:
+    def claim(self, spec: str, options: DataConfig) -> int:
         """SURE (a built-in name, a file of its kind), MAYBE (a form it would read if no modality is sure,
         such as a folder) or NOT_MINE."""
 
@@ -88,7 +91,7 @@ class Modality(ABC):
         """Its built-in datasets."""
 
     @abstractmethod
-    def read(self, spec: str, data_dir: str, options: TextConfig, labels: bool) -> Examples:
+    def read(self, spec: str, data_dir: str, options: DataConfig, labels: bool) -> Examples:
         """The examples behind `spec` (labels only where `labels`)."""
 
     @abstractmethod
@@ -96,7 +99,7 @@ class Modality(ABC):
         """In-memory raw content (uint8 images, a list of strings, ...) as examples; None if not its kind."""
 
     @abstractmethod
-    def fit_preprocessor(self, examples: Examples, options: TextConfig, cleaned: bool = False) -> Preprocessor:
+    def fit_preprocessor(self, examples: Examples, options: DataConfig, cleaned: bool = False) -> Preprocessor:
         """A new preprocessing fitted on `examples`; `cleaned`: they went through `corpus` already."""
 
     @abstractmethod
@@ -125,12 +128,12 @@ class Modality(ABC):
         None: this modality has no such check yet."""
         return None
 
-    def start_options(self, preprocessor: Preprocessor, options: TextConfig) -> TextConfig:
+    def start_options(self, preprocessor: Preprocessor, options: DataConfig) -> DataConfig:
         """The options that make the pre-training corpus for an existing preprocessing (`--from`), so that the
         corpus is cleaned as that preprocessing cleans what it is given."""
         return options
 
-    def corpus(self, examples: Examples, options: TextConfig, held: Examples | None) -> tuple[Examples, dict[str, Any]]:
+    def corpus(self, examples: Examples, options: DataConfig, held: Examples | None) -> tuple[Examples, dict[str, Any]]:
         """The pre-training corpus made from `examples` (cleaned, de-duplicated, without `held`-out ones)
         and its report; by default the examples as they are."""
         if held is not None:
@@ -150,7 +153,12 @@ class Modality(ABC):
         array); `share` sends rank 0's JSON to every rank. None: `spec` is not one."""
         return None
 
-    def import_encoder(self, path: str, options: TextConfig) -> Imported:
+    def inspection(self, spec: str, data_dir: str, options: DataConfig) -> str | None:
+        """`ptft data inspect`'s report on `spec`, or None where the modality leaves it to the text inspection
+        (which streams a corpus through the cleaning steps)."""
+        return None
+
+    def import_encoder(self, path: str, options: DataConfig) -> Imported:
         """An existing encoder of another library (`--pretrained hf:PATH`)."""
         raise ConfigError(f"--pretrained hf:{path} imports a Hugging Face text encoder; this data is {self.name}")
 
@@ -167,9 +175,9 @@ def modality_of(examples: Examples) -> Modality:
     raise ConfigError(f"{type(examples).__name__} is no modality's examples; known: {', '.join(MODALITIES.names())}")
 
 
-def modality_for(spec: str, options: TextConfig | None = None) -> Modality:
+def modality_for(spec: str, options: DataConfig | None = None) -> Modality:
     """The modality that reads data spec `spec`: the one that claims it most surely."""
-    options = options or TextConfig()
+    options = options or DataConfig()
     claims = sorted(((m.claim(spec, options), name) for name in MODALITIES.names() if (m := MODALITIES.get(name))),
                     reverse=True)  # fmt: skip
     best, name = claims[0]
@@ -184,7 +192,7 @@ def modality_for(spec: str, options: TextConfig | None = None) -> Modality:
     return MODALITIES.get(name)
 
 
-def read_data(spec: str, data_dir: str = "", options: TextConfig | None = None, labels: bool = True) -> Examples:
+def read_data(spec: str, data_dir: str = "", options: DataConfig | None = None, labels: bool = True) -> Examples:
     """The examples behind a data spec (a built-in name or a path), read by the modality that claims it."""
-    options = options or TextConfig()
+    options = options or DataConfig()
     return modality_for(spec, options).read(spec, data_dir, options, labels)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from ptft.config import ModelConfig, TextConfig
+from ptft.config import DataConfig, ModelConfig
 from ptft.data.builtin import BUILTIN_NAMES
 from ptft.data.images import ACCEPTED_FORMS, read_images
 from ptft.data.types import Examples, ImageSet
@@ -51,7 +51,7 @@ class ImageModality(Modality):
     forms = ACCEPTED_FORMS + ", or a uint8 .npy (pre-training)"
     baselines = {"logreg": Baseline(pixel_features, 0.1, "logistic regression on standardised pixels")}
 
-    def claim(self, spec: str, options: TextConfig) -> int:
+    def claim(self, spec: str, options: DataConfig) -> int:
         if spec in BUILTIN_NAMES:
             return SURE
         path = Path(spec).expanduser()
@@ -62,13 +62,13 @@ class ImageModality(Modality):
     def builtin_names(self) -> list[str]:
         return list(BUILTIN_NAMES)
 
-    def read(self, spec: str, data_dir: str, options: TextConfig, labels: bool) -> Examples:
+    def read(self, spec: str, data_dir: str, options: DataConfig, labels: bool) -> Examples:
         return read_images(spec, data_dir=data_dir, skip_bad=options.skip_bad)
 
     def from_memory(self, data: Any) -> Examples | None:
         return ImageSet(data) if isinstance(data, np.ndarray) else None
 
-    def fit_preprocessor(self, examples: Examples, options: TextConfig, cleaned: bool = False) -> Preprocessor:
+    def fit_preprocessor(self, examples: Examples, options: DataConfig, cleaned: bool = False) -> Preprocessor:
         return ImageNormalizer().fit(_images(examples).images)
 
     def content(self, examples: Examples) -> Any:

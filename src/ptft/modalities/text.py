@@ -7,7 +7,6 @@ BERT-family folders (`hf:PATH`)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,10 +18,11 @@ import torch
 from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from ptft.config import ModelConfig, TextConfig
+from ptft.config import DataConfig, ModelConfig
 from ptft.data.batch import Batch
 from ptft.data.corpus import prepare_corpus
 from ptft.data.load import TEXT_DATASETS, read_text_set
+from ptft.data.table import TABLE_SUFFIXES, header_of
 from ptft.data.text import SUFFIX_FORMATS
 from ptft.data.types import Examples, TextSet, skip_report
 from ptft.errors import ConfigError
@@ -103,7 +103,7 @@ class TextModality(Modality):
         ),
     }
 
-    def claim(self, spec: str, options: TextConfig) -> int:
+    def claim(self, spec: str, options: DataConfig) -> int:
         if spec in TEXT_DATASETS:
             return SURE
         path = Path(spec).expanduser()
@@ -111,23 +111,23 @@ class TextModality(Modality):
         if path.is_dir():
             prepared = (path / SHARD_INDEX).is_file()
             return SURE if prepared or next(path.rglob("*.txt"), None) is not None else NOT_MINE
-        if suffix == ".csv" and path.is_file():
-            with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-                header = next(csv.reader([fh.readline()]), [])
-            return SURE if options.text_column in header else NOT_MINE
+        if suffix in TABLE_SUFFIXES and path.is_file() and options.text_column == DataConfig().text_column:
+            header = header_of(path)  # a file of columns without a text column is a table, unless one was named
+            if header is not None and options.text_column not in header:
+                return NOT_MINE
         return SURE if suffix in SUFFIX_FORMATS else NOT_MINE
 
     def builtin_names(self) -> list[str]:
         return TEXT_DATASETS.names()
 
-    def read(self, spec: str, data_dir: str, options: TextConfig, labels: bool) -> Examples:
+    def read(self, spec: str, data_dir: str, options: DataConfig, labels: bool) -> Examples:
         label_column = options.label_column if labels else None
         return read_text_set(spec, data_dir, options.text_column, label_column, options.skip_bad)
 
     def from_memory(self, data: Any) -> Examples | None:
         return TextSet(list(data), source="texts") if isinstance(data, list) else None
 
-    def fit_preprocessor(self, examples: Examples, options: TextConfig, cleaned: bool = False) -> Preprocessor:
+    def fit_preprocessor(self, examples: Examples, options: DataConfig, cleaned: bool = False) -> Preprocessor:
         tokenizer = TextTokenizer(options.tokenizer, options.vocab_size, options.max_length)
         pipeline = TextPipeline(tokenizer, list(CLEAN_STEPS) if options.clean else [])
         texts = _texts(examples)
@@ -150,11 +150,11 @@ class TextModality(Modality):
     def leakage_keys(self, examples: Examples) -> list[str] | None:
         return _texts(examples)
 
-    def start_options(self, preprocessor: Preprocessor, options: TextConfig) -> TextConfig:
+    def start_options(self, preprocessor: Preprocessor, options: DataConfig) -> DataConfig:
         pipeline = _pipeline(preprocessor)  # an imported tokenizer normalises itself: no cleaning then
         return replace(options, clean=bool(pipeline.clean_steps), max_length=pipeline.tokenizer.max_length)
 
-    def corpus(self, examples: Examples, options: TextConfig, held: Examples | None) -> tuple[Examples, dict[str, Any]]:
+    def corpus(self, examples: Examples, options: DataConfig, held: Examples | None) -> tuple[Examples, dict[str, Any]]:
         """Cut, cleaned, de-duplicated, and without the held-out texts (`--holdout`)."""
         limit = options.max_length * CHARS_PER_TOKEN_BOUND
         if held is not None and not isinstance(held, TextSet):
@@ -184,7 +184,7 @@ class TextModality(Modality):
         corpus = {"tokens": int(shards.lengths.sum()), "prepared": True}
         return PretrainInputs(shards.pipeline, shards, about, corpus)
 
-    def import_encoder(self, path: str, options: TextConfig) -> Imported:
+    def import_encoder(self, path: str, options: DataConfig) -> Imported:
         from ptft.models.hf import load_hf_folder
 
         imported = load_hf_folder(path, options.max_length)

@@ -23,6 +23,7 @@ class Encoder(nn.Module, ABC):
     dim: int
     blocks: nn.ModuleList
     modality: ClassVar[str]  # the modality whose batches it reads (a name in ptft.modalities.MODALITIES)
+    plain_head: ClassVar[bool] = False  # heads without LayerNorm, one logistic output for two classes
 
     @abstractmethod
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:

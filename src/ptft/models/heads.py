@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -10,25 +12,30 @@ from ptft.models.base import Encoder, mean_pool
 
 
 class ClassificationHead(nn.Module):
-    """Mean-pool over tokens, LayerNorm, linear layer to `num_classes` logits."""
+    """Mean-pool over tokens, LayerNorm, linear layer to `num_classes` logits.
 
-    def __init__(self, dim: int, num_classes: int) -> None:
+    `plain` (an encoder whose `plain_head` asks for it): no LayerNorm, and two classes get one logistic
+    output z, returned as the logits (0, z) so that softmax gives sigmoid(z) for the second class."""
+
+    def __init__(self, dim: int, num_classes: int, plain: bool = False) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.fc = nn.Linear(dim, num_classes)
+        self.norm: nn.Module = nn.Identity() if plain else nn.LayerNorm(dim)
+        self.logistic = plain and num_classes == 2
+        self.fc = nn.Linear(dim, 1 if self.logistic else num_classes)
         self.num_classes = num_classes
 
     def forward(self, features: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.fc(self.norm(mean_pool(features, pad_mask)))
+        logits = self.fc(self.norm(mean_pool(features, pad_mask)))
+        return torch.cat([torch.zeros_like(logits), logits], 1) if self.logistic else logits
 
 
 class RegressionHead(nn.Module):
     """Mean-pool, LayerNorm, linear layer to one value. It predicts standardised targets; `mean` and `std`
     (of the training targets, saved with the weights) bring predictions back to the data's units."""
 
-    def __init__(self, dim: int, mean: float = 0.0, std: float = 1.0) -> None:
+    def __init__(self, dim: int, mean: float = 0.0, std: float = 1.0, plain: bool = False) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(dim)
+        self.norm: nn.Module = nn.Identity() if plain else nn.LayerNorm(dim)
         self.fc = nn.Linear(dim, 1)
         self.mean: torch.Tensor
         self.std: torch.Tensor
@@ -41,6 +48,27 @@ class RegressionHead(nn.Module):
 
     def to_units(self, standardised: torch.Tensor) -> torch.Tensor:
         return standardised * self.std + self.mean
+
+
+def new_head(
+    encoder: Encoder, num_classes: int = 0, mean: float = 0.0, std: float = 1.0
+) -> tuple[ClassificationHead | RegressionHead, dict[str, Any]]:
+    """A new head for `encoder` (`num_classes` 0 = regression on targets of this mean and std) and the bundle's
+    entry that rebuilds it (`head_from_entry`)."""
+    plain = encoder.plain_head
+    extra = {"plain": True} if plain else {}
+    if not num_classes:
+        return RegressionHead(encoder.dim, mean, std, plain), {"type": "regression", **extra}
+    return ClassificationHead(encoder.dim, num_classes, plain), {"type": "classification", "num_classes": num_classes,
+                                                                 **extra}  # fmt: skip
+
+
+def head_from_entry(entry: dict[str, Any], dim: int) -> ClassificationHead | RegressionHead:
+    """The head a bundle's `head` entry describes (regression mean and std come with the weights)."""
+    plain = bool(entry.get("plain", False))
+    if entry.get("type") == "regression":
+        return RegressionHead(dim, plain=plain)
+    return ClassificationHead(dim, int(entry["num_classes"]), plain)
 
 
 class Classifier(nn.Module):

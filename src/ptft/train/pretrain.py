@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ptft.config import OBJECTIVE_OPTIONS, ModelConfig, PretrainConfig, TextConfig, to_dict
+from ptft.config import OBJECTIVE_OPTIONS, DataConfig, ModelConfig, PretrainConfig, to_dict
 from ptft.data.types import Examples, note_skips, skip_report
 from ptft.errors import BundleError, ConfigError
 from ptft.modalities import Modality, PretrainInputs, modality_for, modality_of, read_data
@@ -70,22 +70,22 @@ def pretraining_inputs(cfg: PretrainConfig, data: str | Examples, info: Dist) ->
     a memory-mapped array) stays on disk; otherwise the examples are read, made into the pre-training
     corpus (cleaned, de-duplicated, without the --holdout texts), and the preprocessing is fitted once."""
     if isinstance(data, str):
-        modality = modality_for(data, cfg.text)
+        modality = modality_for(data, cfg.reader)
         prepared = modality.prepared_source(data, cfg.loop.seed, lambda value: json_from_rank0(value, info))
         if prepared is not None:
             if cfg.pretrained:
                 raise ConfigError(f"{data} is a prepared corpus, tokenized with its own tokenizer; --from "
                                   f"{cfg.pretrained} brings another: give the raw texts instead")  # fmt: skip
             return modality, prepared
-        raw = modality.read(data, cfg.data_dir, cfg.text, labels=False)
+        raw = modality.read(data, cfg.data_dir, cfg.reader, labels=False)
     else:
         modality, raw = modality_of(data), data
-    start = read_start(cfg.pretrained, modality, raw.source, cfg.text) if cfg.pretrained else None
-    options = modality.start_options(start.preprocessor, cfg.text) if start else cfg.text
-    held = read_data(cfg.text.holdout, cfg.data_dir, cfg.text, labels=False) if cfg.text.holdout else None
+    start = read_start(cfg.pretrained, modality, raw.source, cfg.reader) if cfg.pretrained else None
+    options = modality.start_options(start.preprocessor, cfg.reader) if start else cfg.reader
+    held = read_data(cfg.reader.holdout, cfg.data_dir, cfg.reader, labels=False) if cfg.reader.holdout else None
     examples, corpus = modality.corpus(raw, options, held)
     preprocessor = start.preprocessor if start else fitted_once(
-        cfg.out, cfg.resume, info, lambda: modality.fit_preprocessor(examples, cfg.text, cleaned=True)
+        cfg.out, cfg.resume, info, lambda: modality.fit_preprocessor(examples, cfg.reader, cleaned=True)
     )  # fmt: skip
     rows = modality.batch(preprocessor, examples, cleaned=True)
     corpus.update(modality.corpus_counts(preprocessor, rows))
@@ -97,7 +97,7 @@ def probe_hook(cfg: PretrainConfig, modality: Modality, preprocessor: Any, encod
     """The k-NN probe's evaluation hook (`--probe`), or None without one."""
     if not cfg.probe:
         return None
-    examples = read_data(cfg.probe, cfg.data_dir, cfg.text)
+    examples = read_data(cfg.probe, cfg.data_dir, cfg.reader)
     if examples.labels is None or modality_of(examples) is not modality:
         raise ConfigError(f"--probe {cfg.probe}: give labelled {modality.name} data, like the data pre-trained on")
     memory, queries = probe_split(examples, cfg.probe_size, cfg.loop.seed)
@@ -111,7 +111,7 @@ def check_start(cfg: PretrainConfig) -> None:
     if not cfg.pretrained:
         return
     given = [k for k, v in dataclasses.asdict(cfg.model).items() if v != getattr(ModelConfig(), k)]
-    given += [k for k in ("tokenizer", "vocab_size") if getattr(cfg.text, k) != getattr(TextConfig(), k)]
+    given += [k for k in ("tokenizer", "vocab_size") if getattr(cfg.reader, k) != getattr(DataConfig(), k)]
     if given:
         flags = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ConfigError(f"{flags}: pre-training continues from {cfg.pretrained}, whose shape and tokenizer it "

@@ -75,7 +75,7 @@ def changed_options(stored: dict[str, Any], current: dict[str, Any], free: froze
     """The options whose values differ between a run's stored config (its config.json) and `current` (a config
     as `to_dict` gives it), compared as JSON, but for FREE_ON_RESUME and `free`: what a --resume refuses, and
     what makes a finished run another computation than the one `current` asks for."""
-    before, now = flatten(stored), flatten(json.loads(json.dumps(current)))
+    before, now = (flatten(json.loads(json.dumps(config))) for config in (stored, current))  # tuples as lists
     return sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k) and k not in FREE_ON_RESUME | free)
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ptft.config import TextConfig
+from ptft.config import DataConfig
 from ptft.errors import BundleError
 from ptft.modalities import Imported, Modality
 from ptft.preprocess import preprocessor_from_state
 from ptft.train.checkpoint import META, read_bundle, read_meta
 
 
-def read_start(source: str, modality: Modality, data_source: str, options: TextConfig) -> Imported:
+def read_start(source: str, modality: Modality, data_source: str, options: DataConfig) -> Imported:
     """The preprocessing, spec and weights (keys `encoder.*`) of `source`, refused when it holds another
     modality than the data it is to train on."""
     if source.startswith("hf:"):
