@@ -125,6 +125,33 @@ def objectives() -> str:
     return "\n".join(lines)
 
 
+def tables(name: str) -> str:
+    """Per table and method: accuracy with its 95 % interval at each budget, and the paired difference to the
+    best baseline of that budget (bench/tables.py; `name`: tables or tables_validation)."""
+    path = RESULTS / f"{name}.json"
+    summary = json.loads(path.read_text())["summary"] if path.is_file() else []
+    budgets = sorted({s["labels_per_class"] for s in summary})
+    lines = ["| table | method | " + " | ".join(f"{k} per class: % (vs best baseline)" for k in budgets) + " |",
+             "|---|---|" + "---|" * len(budgets)]  # fmt: skip
+    by = {(s["dataset"], s["method"], s["labels_per_class"]): s for s in summary}
+    for dataset, method in dict.fromkeys((s["dataset"], s["method"]) for s in summary):
+        cells = []
+        for k in budgets:
+            s = by.get((dataset, method, k))
+            if s is None:
+                cells.append("–")
+                continue
+            d = s["vs_best_baseline"]
+            gap = "best baseline" if method == s["best_baseline"] else _gap(d)
+            cells.append(f"{100 * s['mean']:.1f} [{100 * s['ci_low']:.1f}, {100 * s['ci_high']:.1f}] ({gap})")
+        lines.append(f"| {dataset} | `{method}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _gap(d: dict[str, float]) -> str:
+    return f"{100 * d['mean']:+.1f} [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]"
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "fashion_mnist_throughput": fashion_mnist_throughput,
     "throughput": throughput,
@@ -133,6 +160,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "compare_wordnet": lambda: compare_table("wordnet-supersenses"),
     "budget": budget,
     "objectives": objectives,
+    "tables": lambda: tables("tables"),
+    "tables_validation": lambda: tables("tables_validation"),
 }
 
 

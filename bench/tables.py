@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0, help="pre-training minutes per start")
     parser.add_argument("--starts", nargs="+", default=list(STARTS), choices=list(STARTS))
     parser.add_argument("--methods", nargs="+", default=["linear", "full", "lp-ft", "self-train"])
+    parser.add_argument("--ft-methods", nargs="*", default=None, help="for the FT-Transformer start; default --methods")
     parser.add_argument("--validation", action="store_true", help="test on a part of the training split")
     parser.add_argument("--out", default=str(HERE / "runs" / "tables"))
     args = parser.parse_args()
@@ -131,7 +132,8 @@ def main() -> None:
         groups = {"mlp": (TABLE_MODEL, "scratch-mlp"), "ft": (FT_MODEL, "scratch-ft-transformer")}
         for group, (model, scratch) in groups.items():
             mine = {n: s for n, s in starts.items() if n.startswith(group)}
-            tuned = (f"{m}[{n}]" for n in mine for m in args.methods)
+            chosen = args.ft_methods if group == "ft" and args.ft_methods is not None else args.methods
+            tuned = (f"{m}[{n}]" for n in mine for m in chosen)
             methods = (*(BASELINES if group == "mlp" else ()), "scratch", *tuned)
             results = study(base, root / dataset / group, model, mine, methods, args)
             rows += rows_of(dataset, results, scratch, list(mine), args.minutes)

@@ -192,11 +192,13 @@ def _evaluate(cfg: EvaluateConfig) -> None:
     print(f"report: {out}")
 
 
-def _data(model: Any, spec: str, data_dir: str, text_column: str, label_column: str | None, skip_bad: int) -> Any:
-    """Read `spec` as the model's kind of data; text columns default to those it was trained with."""
+def _data(
+    model: Any, spec: str, data_dir: str, text_column: str, label_column: str | None, skip_bad: int, id_column: str = ""
+) -> Any:
+    """Read `spec` as the model's kind of data; columns default to those it was trained with."""
     from ptft.api import read_as
 
-    return read_as(model, spec, data_dir, text_column, label_column, skip_bad)
+    return read_as(model, spec, data_dir, text_column, label_column, skip_bad, id_column)
 
 
 
@@ -209,7 +211,7 @@ def _predict(cfg: PredictConfig) -> None:
     if out.exists() and not cfg.overwrite:
         raise PtftError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     model = load(cfg.run)
-    data = _data(model, cfg.data, cfg.data_dir, cfg.text_column, None, cfg.skip_bad)
+    data = _data(model, cfg.data, cfg.data_dir, cfg.text_column, None, cfg.skip_bad, cfg.id_column)
     if data.skipped:  # no prediction for them: say so before the file is read as complete
         print(
             f"skipped {data.skipped} bad record(s) of {cfg.data} (--skip-bad), so they have no row in {out}; "

@@ -253,6 +253,7 @@ class PredictConfig:
     data: str = "fashion-mnist:test"  # images or texts to predict (built-in name or path)
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     text_column: str = ""  # JSONL/CSV/TSV/Parquet column holding the text; '' = as in training
+    id_column: str = ""  # table: the column whose values key the CSV's rows; '' = as in training (else file:line)
     out: str = "predictions.csv"  # CSV file to write
     overwrite: bool = False  # replace an existing CSV
     skip_bad: int = 0  # bad records to skip and count before stopping (listed in the output); 0 = stop at the first

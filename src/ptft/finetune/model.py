@@ -132,6 +132,7 @@ def read_as(
     text_column: str = "",
     label_column: str | None = "",
     skip_bad: int = 0,
+    id_column: str = "",
 ) -> Examples:
     """Read `spec` for `model`; text columns left '' are those the model was trained with, and
     `label_column=None` reads no labels (prediction). `skip_bad`: this read's own budget of bad records to
@@ -141,6 +142,8 @@ def read_as(
         text = dataclasses.replace(text, text_column=text_column)
     if label_column:
         text = dataclasses.replace(text, label_column=label_column)
+    if id_column:
+        text = dataclasses.replace(text, id_column=id_column)
     return read_data(spec, data_dir, text, labels=label_column is not None)
 
 
