@@ -60,7 +60,7 @@ demo: $(STAMP) data
 demo-text: $(STAMP) data
 	$(BIN)/ptft demo --task wordnet-supersenses
 
-demo-table: $(STAMP) data
+demo-table: $(STAMP) data-tables
 	$(BIN)/ptft demo --task letter
 
 test: $(STAMP) browser data-tables

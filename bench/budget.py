@@ -127,7 +127,7 @@ def plot(task: str, rows: list[dict[str, Any]], baselines: list[str], path: Path
     ax.set_xlabel("pre-training, CPU minutes (2 cores)")
     ax.set_ylabel("test accuracy, %")
     seeds = len({r["seed"] for r in rows})
-    ax.set_title(f"{task}: {rows[0]['labels_per_class']} labels per class in all, {seeds} seeds, 95 % CI")
+    ax.set_title(f"{task}:\n{rows[0]['labels_per_class']} labels per class in all, {seeds} seeds, 95 % CI", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -133,8 +133,8 @@ def tasks() -> dict[str, Task]:
         "wordnet-verb-supersenses": _text_task(
             "WordNet verb supersenses", "wordnet-verb-supersenses", 32, "runs/demo-wordnet-verbs"
         ),
-        "letter": _table_task("Letter recognition (UCI, 16 numeric features)", "letter", 10, "runs/demo-letter"),
-        "income": _table_task("Income survey (13 categorical columns)", "income", 10, "runs/demo-income"),
+        "letter": _table_task("Letter recognition", "letter", 10, "runs/demo-letter"),
+        "income": _table_task("Income survey", "income", 10, "runs/demo-income"),
     }  # fmt: skip
 
 
