@@ -123,7 +123,7 @@ def test_compare_on_a_folder_of_images_and_a_file_of_texts_through_the_cli(
               "--depth", "2", "--precision", "fp32"]  # fmt: skip
     assert cli.main(["compare", "--data", str(folder), "--out", str(tmp_path / "c1"), *common]) == 0
     out = capsys.readouterr().out
-    assert "3 labels per class (in all):" in out and "=> no pre-trained encoder in this study" in out
+    assert "3 labels per class (in all):" in out and "=> no method fine-tunes a pre-trained encoder here" in out
     assert "report.html" in out
     rows = json.loads((tmp_path / "c1" / "results.json").read_text())["rows"]
     assert {r["method"] for r in rows} == {"logreg", "scratch"} and len(rows) == 4

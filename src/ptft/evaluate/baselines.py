@@ -56,7 +56,7 @@ def run_baseline(
         index = np.sort(np.concatenate([split.train, split.val]))
     part = train.subset(index)
     x_train, x_test = baseline.features(part, test, context)
-    clf = baseline.classifier(seed) if baseline.classifier else LogisticRegression(max_iter=3000, C=baseline.c)
+    clf = baseline.classifier(seed, context) if baseline.classifier else LogisticRegression(max_iter=3000, C=baseline.c)
     clf.fit(x_train, part.labels)
     report = classification_report(test.labels, clf.predict(x_test), train.label_names)
     return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "labelled": ids_fingerprint(part.ids)}
@@ -72,7 +72,7 @@ def _regression_baseline(
     index = np.sort(np.concatenate([split.train, split.val]))
     part = train.subset(index)
     x_train, x_test = baseline.features(part, test, context)
-    model = baseline.regressor(seed) if baseline.regressor else Ridge(alpha=1.0 / baseline.c)
+    model = baseline.regressor(seed, context) if baseline.regressor else Ridge(alpha=1.0 / baseline.c)
     model.fit(x_train, targets[index])
     report = regression_report(numeric_targets(test), model.predict(x_test))
     return {"r2": report["r2"], "rmse": report["rmse"], "labelled": ids_fingerprint(part.ids)}

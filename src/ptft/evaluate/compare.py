@@ -32,13 +32,14 @@ from ptft.data.types import Examples
 from ptft.errors import ConfigError, DataError
 from ptft.evaluate.baselines import run_baseline
 from ptft.evaluate.report import write_reports
-from ptft.evaluate.summary import summarize, verdicts
+from ptft.evaluate.summary import RIVALS, summarize, verdicts
 from ptft.finetune.job import Finetuned, run_finetune
 from ptft.finetune.model import load
 from ptft.finetune.strategies import STRATEGIES, lora_targets
-from ptft.modalities import Modality, modality_of, read_data
+from ptft.modalities import Baseline, Modality, modality_of, read_data
 from ptft.models import Classifier, build_encoder
 from ptft.models.heads import new_head
+from ptft.notes import note
 from ptft.objectives.supervised import SupervisedClassification
 from ptft.train.batches import BatchStream
 from ptft.train.distributed import Dist
@@ -55,7 +56,7 @@ GROWS_ON_RESUME = frozenset({"labels_per_class", "seeds", "methods", "pretrained
 @dataclass(frozen=True)
 class Cell:
     method: str  # as shown: a baseline's name, `scratch`, or a strategy with its start (`full`, `full[pre]`)
-    kind: str  # baseline | finetune
+    kind: str  # baseline | peer (another tool's own method) | finetune
     strategy: str  # the fine-tuning strategy ('' for a baseline)
     pretrained: str  # where the encoder starts ('' for scratch and baselines)
     labels_per_class: int
@@ -157,6 +158,12 @@ def _lora_applies(source: str, modality: Modality, cfg: CompareConfig) -> bool:
     return True
 
 
+def _uninstalled(modality: Modality, name: str, blocked: dict[str, str]) -> bool:
+    """A baseline that could run here but for a package that is not installed (a peer's optional extra)."""
+    baseline = modality.baselines.get(name)
+    return baseline is not None and baseline.missing is not None and blocked[name] == baseline.missing() != ""
+
+
 def default_methods(cfg: CompareConfig, modality: Modality, runnable: list[str]) -> tuple[str, ...]:
     """The modality's baselines that can run, scratch, and from each start linear, full, llrd, lp-ft,
     gradual-unfreeze, and lora where peft is installed and the encoder has linear layers to adapt."""
@@ -168,18 +175,32 @@ def default_methods(cfg: CompareConfig, modality: Modality, runnable: list[str])
     return (*runnable, "scratch", *DEFAULT_STRATEGIES, *adapted)
 
 
+def blocker(baseline: Baseline, cfg: CompareConfig, context: dict[str, Any]) -> str:
+    """Why a baseline cannot run in this study ('' when it can)."""
+    if baseline.needs and not context.get(baseline.needs):
+        what = "fine-tunes" if baseline.peer else "takes features of"
+        return f"it needs --pretrained hf:PATH (the encoder it {what})"
+    if cfg.task == "regression" and baseline.classes_only:
+        return "it classifies only; regression has no form of it"
+    return baseline.missing() if baseline.missing else ""
+
+
 def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
     """Every cell of the study, in the order they run (budget, seed, method); `default_methods` when
-    --methods is not given."""
+    --methods is not given. A peer whose package is not installed is left out with one note."""
     context = {"hf_path": _hf_path(cfg)}
-    runnable = [name for name, b in modality.baselines.items() if not b.needs or context.get(b.needs)]
+    blocked = {name: blocker(b, cfg, context) for name, b in modality.baselines.items()}
+    runnable = [name for name, why in blocked.items() if not why]
     methods = cfg.methods or default_methods(cfg, modality, runnable)
+    absent = [m for m in (cfg.methods or modality.baselines) if _uninstalled(modality, m, blocked)]
+    for name in absent:
+        note(f"{name} is not in this study: {blocked[name]}")
     rows: list[tuple[str, str, str, str]] = []  # (method, kind, strategy, pretrained)
-    for method in methods:
+    for method in (m for m in methods if m not in absent):
         if method in modality.baselines:
-            if method not in runnable:
-                raise ConfigError(f"baseline '{method}' needs --pretrained hf:PATH (the encoder it takes features of)")
-            rows.append((method, "baseline", "", ""))
+            if blocked[method]:
+                raise ConfigError(f"baseline '{method}' cannot run: {blocked[method]}")
+            rows.append((method, "peer" if modality.baselines[method].peer else "baseline", "", ""))
         elif method == "scratch":
             rows.append((method, "finetune", "full", ""))
         elif method.partition("[")[0] in STRATEGIES.names():
@@ -250,7 +271,7 @@ def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, ou
     start = time.perf_counter()
     row: dict[str, Any] = {"method": cell.method, "kind": cell.kind, "labels_per_class": cell.labels_per_class,
                            "seed": cell.seed, "pretrained": cell.pretrained}  # fmt: skip
-    if cell.kind == "baseline":
+    if cell.kind in RIVALS:
         train_k, val_k = selection_split(cell.labels_per_class)
         row.update(run_baseline(cell.method, train, test, train_k, cell.seed, val_per_class=val_k, task=cfg.task,
                                 **context))  # fmt: skip

@@ -48,7 +48,7 @@ def tables(results: dict[str, Any]) -> dict[int, list[list[str]]]:
     secondary = results.get("metric", CLASSIFICATION)["secondary"]
     out: dict[int, list[list[str]]] = {}
     for s in results["summary"]:
-        label = s["method"] + (" (baseline)" if s["kind"] == "baseline" else "")
+        label = s["method"] + {"baseline": " (baseline)", "peer": " (peer)"}.get(s["kind"], "")
         out.setdefault(s["labels_per_class"], []).append(
             [label, _interval(s, "mean", scale), _interval(s, secondary, scale), _interval(s, "diff_vs_scratch", scale),
              _interval(s, "diff_vs_best_baseline", scale), str(s["n"])]  # fmt: skip

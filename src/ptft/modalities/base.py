@@ -37,14 +37,18 @@ SURE, MAYBE, NOT_MINE = 2, 1, 0  # how strongly a modality claims a data spec
 class Baseline:
     """A method a user would pick instead of training a network: features + logistic regression (or another
     classifier). `features(train, test, context)` -> (train matrix, test matrix); `c`: the regression's inverse
-    strength."""
+    strength. A `peer` is another tool's own method run as that tool runs it (SetFit for text, LightGBM for
+    tables): reports mark it, and compare's verdict says whether ptft's best beat the best peer."""
 
     features: Callable[[Examples, Examples, dict[str, Any]], tuple[Any, Any]]
     c: float
     about: str
     needs: str = ""  # a context key it cannot run without (e.g. hf_path: the encoder whose features it uses)
-    classifier: Callable[[int], Any] | None = None  # seed -> an unfitted scikit-learn-style classifier; None = LR(C=c)
-    regressor: Callable[[int], Any] | None = None  # seed -> an unfitted regressor; None = ridge (alpha = 1 / c)
+    classifier: Callable[[int, dict[str, Any]], Any] | None = None  # (seed, context) -> an unfitted classifier
+    regressor: Callable[[int, dict[str, Any]], Any] | None = None  # (seed, context) -> a regressor; None = ridge
+    peer: bool = False
+    missing: Callable[[], str] | None = None  # why it cannot run here ('' when it can), e.g. a package not installed
+    classes_only: bool = False  # no regression form
 
 
 @dataclass

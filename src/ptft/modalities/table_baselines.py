@@ -92,7 +92,7 @@ def lightgbm_features(train: Examples, test: Examples, context: dict[str, Any]) 
 
 
 def _lightgbm(kind: str) -> Any:
-    def make(seed: int) -> Any:
+    def make(seed: int, context: dict[str, Any]) -> Any:
         try:
             import lightgbm
         except ImportError:
@@ -121,7 +121,8 @@ class _Neighbours:
 
 logreg_baseline = Baseline(encoded_features, 1.0, "logistic regression on imputed, scaled numbers, one-hot categories")
 knn_baseline = Baseline(encoded_features, 1.0, f"{NEIGHBOURS}-nearest neighbours (distance-weighted), same features",
-                        classifier=lambda seed: _Neighbours(False),
-                        regressor=lambda seed: _Neighbours(True))  # fmt: skip
+                        classifier=lambda seed, context: _Neighbours(False),
+                        regressor=lambda seed, context: _Neighbours(True))  # fmt: skip
 lightgbm_baseline = Baseline(lightgbm_features, 1.0, "LightGBM with small-n settings (leaves of 2 rows)",
-                             classifier=_lightgbm("classifier"), regressor=_lightgbm("regressor"))  # fmt: skip
+                             classifier=_lightgbm("classifier"), regressor=_lightgbm("regressor"),
+                             peer=True)  # fmt: skip

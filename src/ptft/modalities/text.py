@@ -26,6 +26,7 @@ from ptft.data.table import TABLE_SUFFIXES, header_of
 from ptft.data.text import SUFFIX_FORMATS
 from ptft.data.types import Examples, TextSet, skip_report
 from ptft.errors import ConfigError
+from ptft.modalities import text_peers
 from ptft.modalities.base import MODALITIES, NOT_MINE, SURE, Baseline, Imported, Modality, PretrainInputs
 from ptft.models import build_encoder, mean_pool
 from ptft.models.specs import text_encoder_spec
@@ -87,6 +88,15 @@ def frozen_encoder_features(train: Examples, test: Examples, context: dict[str, 
     return np.stack([cache[t] for t in _texts(train)]), np.stack([cache[t] for t in _texts(test)])
 
 
+def raw_texts(train: Examples, test: Examples, context: dict[str, Any]) -> tuple[Any, Any]:
+    """The texts themselves, for a peer that reads text (SetFit)."""
+    return _texts(train), _texts(test)
+
+
+def setfit_classifier(seed: int, context: dict[str, Any]) -> text_peers.SetFitClassifier:
+    return text_peers.SetFitClassifier(context["hf_path"], seed)
+
+
 class TextModality(Modality):
     name = "text"
     examples = TextSet
@@ -100,6 +110,10 @@ class TextModality(Modality):
         "tfidf-logreg": Baseline(tfidf_features, 10.0, "TF-IDF word + character n-grams, logistic regression"),
         "minilm-frozen-logreg": Baseline(
             frozen_encoder_features, 1.0, "a frozen Hugging Face encoder's features, logistic regression", "hf_path"
+        ),
+        "setfit": Baseline(
+            raw_texts, 1.0, "SetFit (the setfit library): contrastive fine-tuning of the encoder on pairs, then LR",
+            "hf_path", classifier=setfit_classifier, peer=True, missing=text_peers.missing, classes_only=True,
         ),
     }
 
