@@ -10,6 +10,10 @@ study's report.html into bench/results/.
     .venv/bin/python bench/compare.py --task fashion-mnist --labels 10 100 --seeds 5
     .venv/bin/python bench/compare.py --task fashion-mnist --pretrained runs/demo-fashion-mnist/pretrain \\
         --labels 20 --seeds 5 --methods logreg scratch linear full llrd lp-ft --kfold-methods scratch full
+
+The task's peers (another tool's own method: `setfit` for text, `lightgbm` for tables; Fashion-MNIST has none)
+join the held-out study's methods unless --no-peers; a peer that is not installed is left out with a note.
+bench/peers.py pairs a peer study run on its own with the rows written here.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from ptft.api import Pretrainer
 from ptft.config import PretrainConfig
 from ptft.demo import PRETRAINED, tasks
 from ptft.evaluate.stats import paired_difference
-from ptft.modalities import read_data
+from ptft.modalities import modality_for, read_data
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,8 +57,13 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["logreg", "scratch", "linear", "full", "llrd", "lp-ft"])
     parser.add_argument("--kfold-methods", nargs="*", default=["scratch", "full"])
     parser.add_argument("--kfold-labels", type=int, nargs="*", default=None, help="budgets of the k-fold study")
+    parser.add_argument("--no-peers", action="store_true", help="leave out the task's peers (setfit, lightgbm)")
     parser.add_argument("--out", default=str(HERE / "runs" / "compare"))
     args = parser.parse_args()
+    task_cfg = tasks()[args.task].compare
+    modality = modality_for(task_cfg.data, task_cfg.reader)
+    peers = [] if args.no_peers else [n for n, b in modality.baselines.items() if b.peer and n not in args.methods]
+    args.methods = [*args.methods, *peers]
     out = Path(args.out) / args.task
     pretrained = args.pretrained
     if not pretrained:

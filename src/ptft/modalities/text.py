@@ -2,7 +2,8 @@
 `.parquet` (columns by name), folders made by `ptft data prepare`, and the built-in WordNet supersenses.
 Fed through `TextPipeline` (cleaning + a subword tokenizer fitted on the corpus); a small transformer and
 masked language modelling by default; no augmentation while fine-tuning; TF-IDF + logistic regression and
-a frozen pretrained encoder + logistic regression as baselines. Existing encoders come in as Hugging Face
+a frozen pretrained encoder + logistic regression as baselines, the real SetFit as the peer
+(`text_peers.py`). Existing encoders come in as Hugging Face
 BERT-family folders (`hf:PATH`)."""
 
 from __future__ import annotations

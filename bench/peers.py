@@ -1,0 +1,92 @@
+"""ptft against the tool a user would pick instead, on the same labels: the peer rows of a compare study
+(`setfit` on WordNet) paired with the rows of bench/results/compare_<task>.json (ptft's own methods).
+
+Peers are slow, so they run in a compare study of their own (with the task's baselines); a budget and a seed
+pick the same labelled examples in every study, and this script checks it: each peer row's `labelled`
+fingerprint must equal that of the stored baseline rows of its (budget, seed). It then adds the peer rows to
+bench/results/compare_<task>.json and writes its `peers` section: per budget the peer's mean with its 95 %
+interval, ptft's best method there (the best fine-tuned row by mean) and the paired difference, best minus
+peer, with its interval.
+
+    .venv/bin/ptft compare --data wordnet-supersenses --test wordnet-supersenses:test \\
+        --pretrained minilm=hf:$MINILM --methods tfidf-logreg,minilm-frozen-logreg,setfit \\
+        --labels-per-class 8,32,128 --seeds 5 --out bench/runs/peers/wordnet-supersenses
+    .venv/bin/python bench/peers.py --task wordnet-supersenses
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from _common import RESULTS, save_json
+
+from ptft.evaluate.stats import paired_difference, t_interval
+
+HERE = Path(__file__).resolve().parent
+
+
+def _seeds(rows: list[dict[str, Any]], method: str, k: int) -> dict[int, float]:
+    return {r["seed"]: r["accuracy"] for r in rows if r["method"] == method and r["labels_per_class"] == k}
+
+
+def check_pairing(peer_rows: list[dict[str, Any]], stored: list[dict[str, Any]]) -> None:
+    """Every peer row trained on the labelled examples the stored rows of its budget and seed trained on."""
+    known = {(r["labels_per_class"], r["seed"]): r["labelled"] for r in stored if r["kind"] == "baseline"}
+    for row in peer_rows:
+        key = (row["labels_per_class"], row["seed"])
+        if key in known and known[key] != row["labelled"]:
+            raise SystemExit(f"{row['method']} at {key}: other labelled examples than the stored rows; not paired")
+
+
+def peer_table(rows: list[dict[str, Any]], peer: str) -> list[dict[str, Any]]:
+    """Per budget: the peer, ptft's best fine-tuned method, and best minus peer, paired by seed."""
+    out = []
+    for k in sorted({r["labels_per_class"] for r in rows if r["method"] == peer}):
+        tuned = {r["method"] for r in rows if r["kind"] == "finetune" and r["labels_per_class"] == k}
+        tuned -= {"scratch"}
+        means = {m: t_interval(list(_seeds(rows, m, k).values())).mean for m in tuned}
+        peer_seeds = _seeds(rows, peer, k)
+        entry: dict[str, Any] = {"labels_per_class": k, "peer": peer, "seeds": len(peer_seeds)}
+        mean = t_interval(list(peer_seeds.values()))
+        entry.update(peer_mean=mean.mean, peer_ci=[mean.low, mean.high])
+        if means:
+            best = max(means, key=lambda m: means[m])
+            diff = paired_difference(_seeds(rows, best, k), peer_seeds)
+            entry.update(ptft_best=best, ptft_best_mean=means[best], best_minus_peer=diff.mean,
+                         best_minus_peer_ci=[diff.low, diff.high], paired_seeds=diff.n)  # fmt: skip
+        out.append(entry)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="wordnet-supersenses")
+    parser.add_argument("--peer", default="setfit")
+    parser.add_argument("--study", default="", help="the peers' compare folder; default bench/runs/peers/<task>")
+    args = parser.parse_args()
+    study = Path(args.study or HERE / "runs" / "peers" / args.task)
+    cells = [json.loads(line) for line in (study / "cells.jsonl").read_text().splitlines() if line.strip()]
+    peer_rows = [{"task": args.task, **r, "select": ""} for r in cells if r["kind"] == "peer"]
+    path = RESULTS / f"compare_{args.task}.json"
+    results = json.loads(path.read_text())
+    check_pairing(peer_rows + [r for r in cells if r["kind"] == "baseline"], results["rows"])
+    kept = [r for r in results["rows"] if r["kind"] != "peer"]
+    results["rows"] = kept + peer_rows
+    results["peers"] = peer_table(results["rows"], args.peer)
+    print(f"{'K':>4} {'peer':<8} {'peer %':>14} {'ptft best':<22} {'best %':>7} {'best - peer (points)':>24}")
+    for e in results["peers"]:
+        lo, hi = e["peer_ci"]
+        line = f"{e['labels_per_class']:>4} {e['peer']:<8} {100 * e['peer_mean']:5.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+        if "ptft_best" in e:
+            d_lo, d_hi = e["best_minus_peer_ci"]
+            line += (f" {e['ptft_best']:<22} {100 * e['ptft_best_mean']:7.1f} {100 * e['best_minus_peer']:+6.1f} "
+                     f"[{100 * d_lo:+.1f}, {100 * d_hi:+.1f}] ({e['paired_seeds']} seeds)")  # fmt: skip
+        print(line)
+    print(f"wrote {save_json(path.name, results)}")
+
+
+if __name__ == "__main__":
+    main()
