@@ -82,6 +82,9 @@ def test_setfit_needs_an_encoder_and_classes() -> None:
         compare_module.plan(regression, text)
     cells = compare_module.plan(CompareConfig(pretrained=("hf:/m",), methods=("setfit", "scratch"), seeds=1), text)
     assert [(c.method, c.kind) for c in cells] == [("setfit", "peer"), ("scratch", "finetune")]
+    both = compare_module.plan(CompareConfig(pretrained=("m=hf:/m",), methods=("setfit", "setfit[m]"), seeds=1), text)
+    shown = [(c.method, c.kind, c.strategy) for c in both]
+    assert shown == [("setfit", "peer", ""), ("setfit[m]", "finetune", "setfit")]  # ptft's strategy keeps its start
     lightgbm = compare_module.plan(CompareConfig(methods=("lightgbm",), seeds=1), MODALITIES.get("table"))
     assert lightgbm[0].kind == "peer"
 

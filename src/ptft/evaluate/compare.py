@@ -130,9 +130,13 @@ def _hf_path(cfg: CompareConfig) -> str:
     return next((p[3:] for p in starts(cfg.pretrained).values() if p.startswith("hf:")), "")
 
 
-def _strategy_rows(method: str, cfg: CompareConfig) -> list[tuple[str, str, str, str]]:
+def _strategy_rows(
+    method: str, cfg: CompareConfig, taken: frozenset[str] = frozenset()
+) -> list[tuple[str, str, str, str]]:
     """A strategy's rows, one per start: from every --pretrained one, or with `full[NAME]` from the one named
-    NAME only (so a slow method can run from one start). With several starts a row's name says its start."""
+    NAME only (so a slow method can run from one start). With several starts a row's name says its start, and
+    so it does when the strategy's name is `taken` by a baseline (ptft's `setfit` strategy beside the real
+    SetFit peer is `setfit[minilm]`)."""
     strategy, _, name = method.partition("[")
     named = starts(cfg.pretrained)
     if not named:
@@ -141,7 +145,7 @@ def _strategy_rows(method: str, cfg: CompareConfig) -> list[tuple[str, str, str,
         raise ConfigError(f"method '{method}': the name in brackets must be one of the --pretrained starts: "
                           f"{', '.join(f'{strategy}[{n}]' for n in named)}")  # fmt: skip
     chosen = {name[:-1]: named[name[:-1]]} if name else named
-    several = len(named) > 1
+    several = len(named) > 1 or strategy in taken
     return [(f"{strategy}[{n}]" if several else strategy, "finetune", strategy, src) for n, src in chosen.items()]
 
 
@@ -207,7 +211,7 @@ def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
             if cfg.task == "regression" and method.partition("[")[0] in CLASSES_ONLY:
                 fits = ", ".join(DEFAULT_STRATEGIES)
                 raise ConfigError(f"method '{method}' needs classes; for regression use {fits} or lora")
-            rows += _strategy_rows(method, cfg)
+            rows += _strategy_rows(method, cfg, frozenset(modality.baselines))
         else:
             known = [*modality.baselines, "scratch", *STRATEGIES.names()]
             raise ConfigError(f"unknown method '{method}' for {modality.name} data; available: {', '.join(known)}")
