@@ -61,6 +61,19 @@ def peer_table(rows: list[dict[str, Any]], peer: str) -> list[dict[str, Any]]:
     return out
 
 
+def peer_summary(rows: list[dict[str, Any]], peer: str, task: str, reference: str) -> list[dict[str, Any]]:
+    """The peer's summary entries, as bench/compare.py writes them: mean, interval, and the paired difference
+    against `reference` (full fine-tuning with held-out selection), so the README's table shows it beside."""
+    out = []
+    for k in sorted({r["labels_per_class"] for r in rows if r["method"] == peer}):
+        seeds = _seeds(rows, peer, k)
+        mean, diff = t_interval(list(seeds.values())), paired_difference(seeds, _seeds(rows, reference, k))
+        out.append({"task": task, "method": peer, "kind": "peer", "labels_per_class": k, "n": mean.n,
+                    "mean": mean.mean, "ci_low": mean.low, "ci_high": mean.high, "diff_vs_full_holdout": diff.mean,
+                    "diff_vs_full_ci_low": diff.low, "diff_vs_full_ci_high": diff.high})  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="wordnet-supersenses")
@@ -76,6 +89,9 @@ def main() -> None:
     kept = [r for r in results["rows"] if r["kind"] != "peer"]
     results["rows"] = kept + peer_rows
     results["peers"] = peer_table(results["rows"], args.peer)
+    reference = "full" if any(r["method"] == "full" for r in kept) else "full[pretrain]"
+    summary = [e for e in results["summary"] if e.get("kind") != "peer"]
+    results["summary"] = summary + peer_summary(results["rows"], args.peer, args.task, reference)
     print(f"{'K':>4} {'peer':<8} {'peer %':>14} {'ptft best':<22} {'best %':>7} {'best - peer (points)':>24}")
     for e in results["peers"]:
         lo, hi = e["peer_ci"]

@@ -148,6 +148,23 @@ def tables(name: str) -> str:
     return "\n".join(lines)
 
 
+def peers(task: str = "wordnet-supersenses") -> str:
+    """Per budget: the peer (SetFit) with its interval, ptft's best fine-tuned row of the same study, and best
+    minus peer paired by seed (bench/peers.py, the `peers` section of compare_<task>.json)."""
+    path = RESULTS / f"compare_{task}.json"
+    entries = json.loads(path.read_text()).get("peers", []) if path.is_file() else []
+    lines = ["| K per class | peer: accuracy % [95 % CI] | ptft's best in the study | its accuracy % | best − peer "
+             "(points) [95 % CI] | seeds |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for e in entries:
+        lo, hi = e["peer_ci"]
+        d_lo, d_hi = e["best_minus_peer_ci"]
+        lines.append(f"| {e['labels_per_class']} | `{e['peer']}` {100 * e['peer_mean']:.1f} [{100 * lo:.1f}, "
+                     f"{100 * hi:.1f}] | `{e['ptft_best']}` | {100 * e['ptft_best_mean']:.1f} | "
+                     f"{100 * e['best_minus_peer']:+.1f} [{100 * d_lo:+.1f}, {100 * d_hi:+.1f}] | "
+                     f"{e['paired_seeds']} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def _gap(d: dict[str, float]) -> str:
     return f"{100 * d['mean']:+.1f} [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]"
 
@@ -158,6 +175,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "memory": memory,
     "compare_fashion_mnist": lambda: compare_table("fashion-mnist"),
     "compare_wordnet": lambda: compare_table("wordnet-supersenses"),
+    "peers_wordnet": peers,
     "budget": budget,
     "objectives": objectives,
     "tables": lambda: tables("tables"),
