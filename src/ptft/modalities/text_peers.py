@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-# Pairs per labelled text and in all: SetFit's default "oversampling" draws every unique negative pair,
-# about N^2 / 2 of them (21,000 at 8 per class x 26 classes: about 35 CPU-minutes); 5 iterations (2 x 5 pairs
-# per text) is the setting the issue measured SetFit with (67.3 % at 16 per class on WordNet nouns), and the
-# cap of 500 steps (8,000 pairs) keeps 128 per class at the cost of 32.
+# Pairs per labelled text and in all: SetFit's default "oversampling" draws every unique negative pair and
+# as many positive ones, about N^2 pairs (41,600 at 8 per class x 26 classes: 2,600 steps, ~17 minutes on 2
+# cores); 5 iterations (2 x 5 pairs per text) is the setting the issue measured SetFit with (67.3 % at 16 per
+# class on WordNet nouns), and the cap of 500 steps (8,000 pairs) keeps 128 per class at the cost of 32.
 ITERATIONS = 5
 MAX_STEPS = 500
 INSTALL = "pip install 'ptft[peers]' (the setfit library)"
