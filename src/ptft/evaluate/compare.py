@@ -162,12 +162,6 @@ def _lora_applies(source: str, modality: Modality, cfg: CompareConfig) -> bool:
     return True
 
 
-def _uninstalled(modality: Modality, name: str, blocked: dict[str, str]) -> bool:
-    """A baseline that could run here but for a package that is not installed (a peer's optional extra)."""
-    baseline = modality.baselines.get(name)
-    return baseline is not None and baseline.missing is not None and blocked[name] == baseline.missing() != ""
-
-
 def default_methods(cfg: CompareConfig, modality: Modality, runnable: list[str]) -> tuple[str, ...]:
     """The modality's baselines that can run, scratch, and from each start linear, full, llrd, lp-ft,
     gradual-unfreeze, and lora where peft is installed and the encoder has linear layers to adapt."""
@@ -179,31 +173,34 @@ def default_methods(cfg: CompareConfig, modality: Modality, runnable: list[str])
     return (*runnable, "scratch", *DEFAULT_STRATEGIES, *adapted)
 
 
-def blocker(baseline: Baseline, cfg: CompareConfig, context: dict[str, Any]) -> str:
-    """Why a baseline cannot run in this study ('' when it can)."""
+def refusal(baseline: Baseline, cfg: CompareConfig, context: dict[str, Any]) -> str:
+    """Why a baseline cannot run in this study, installed or not ('' when it can)."""
     if baseline.needs and not context.get(baseline.needs):
         what = "fine-tunes" if baseline.peer else "takes features of"
         return f"it needs --pretrained hf:PATH (the encoder it {what})"
     if cfg.task == "regression" and baseline.classes_only:
         return "it classifies only; regression has no form of it"
-    return baseline.missing() if baseline.missing else ""
+    return ""
 
 
 def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
     """Every cell of the study, in the order they run (budget, seed, method); `default_methods` when
     --methods is not given. A peer whose package is not installed is left out with one note."""
     context = {"hf_path": _hf_path(cfg)}
-    blocked = {name: blocker(b, cfg, context) for name, b in modality.baselines.items()}
-    runnable = [name for name, why in blocked.items() if not why]
+    refused = {name: refusal(b, cfg, context) for name, b in modality.baselines.items()}
+    uninstalled = {
+        name: why for name, b in modality.baselines.items() if not refused[name] and b.missing and (why := b.missing())
+    }  # fmt: skip
+    runnable = [name for name in modality.baselines if not refused[name] and name not in uninstalled]
     methods = cfg.methods or default_methods(cfg, modality, runnable)
-    absent = [m for m in (cfg.methods or modality.baselines) if _uninstalled(modality, m, blocked)]
+    absent = [m for m in (cfg.methods or modality.baselines) if m in uninstalled]
     for name in absent:
-        note(f"{name} is not in this study: {blocked[name]}")
+        note(f"{name} is not in this study: {uninstalled[name]}")
     rows: list[tuple[str, str, str, str]] = []  # (method, kind, strategy, pretrained)
     for method in (m for m in methods if m not in absent):
         if method in modality.baselines:
-            if blocked[method]:
-                raise ConfigError(f"baseline '{method}' cannot run: {blocked[method]}")
+            if refused[method]:
+                raise ConfigError(f"baseline '{method}' cannot run: {refused[method]}")
             rows.append((method, "peer" if modality.baselines[method].peer else "baseline", "", ""))
         elif method == "scratch":
             rows.append((method, "finetune", "full", ""))
