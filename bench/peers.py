@@ -24,6 +24,7 @@ from typing import Any
 from _common import RESULTS, save_json
 
 from ptft.evaluate.stats import paired_difference, t_interval
+from ptft.evaluate.summary import summarize
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,21 +43,23 @@ def check_pairing(peer_rows: list[dict[str, Any]], stored: list[dict[str, Any]])
 
 
 def peer_table(rows: list[dict[str, Any]], peer: str) -> list[dict[str, Any]]:
-    """Per budget: the peer, ptft's best fine-tuned method, and best minus peer, paired by seed."""
+    """Per budget: the peer, ptft's best fine-tuned method, and best minus peer, paired by seed: what
+    `ptft compare`'s summary says of them (its best fine-tuned row, its `diff_vs_best_peer`)."""
+    summary = summarize(rows)
     out = []
     for k in sorted({r["labels_per_class"] for r in rows if r["method"] == peer}):
-        tuned = {r["method"] for r in rows if r["kind"] == "finetune" and r["labels_per_class"] == k}
-        tuned -= {"scratch"}
-        means = {m: t_interval(list(_seeds(rows, m, k).values())).mean for m in tuned}
-        peer_seeds = _seeds(rows, peer, k)
-        entry: dict[str, Any] = {"labels_per_class": k, "peer": peer, "seeds": len(peer_seeds)}
-        mean = t_interval(list(peer_seeds.values()))
-        entry.update(peer_mean=mean.mean, peer_ci=[mean.low, mean.high])
-        if means:
-            best = max(means, key=lambda m: means[m])
-            diff = paired_difference(_seeds(rows, best, k), peer_seeds)
-            entry.update(ptft_best=best, ptft_best_mean=means[best], best_minus_peer=diff.mean,
-                         best_minus_peer_ci=[diff.low, diff.high], paired_seeds=diff.n)  # fmt: skip
+        here = {s["method"]: s for s in summary if s["labels_per_class"] == k}
+        mine = here[peer]
+        entry: dict[str, Any] = {"labels_per_class": k, "peer": peer, "seeds": mine["n"], "peer_mean": mine["mean"],
+                                 "peer_ci": [mine["ci_low"], mine["ci_high"]]}  # fmt: skip
+        tuned = [s for s in here.values() if s["kind"] == "finetune" and s["method"] != "scratch"]
+        if tuned:
+            best = max(tuned, key=lambda s: s["mean"])
+            paired = set(_seeds(rows, best["method"], k)) & set(_seeds(rows, peer, k))
+            entry.update(ptft_best=best["method"], ptft_best_mean=best["mean"],
+                         best_minus_peer=best["diff_vs_best_peer"],
+                         best_minus_peer_ci=[best["diff_vs_best_peer_ci_low"], best["diff_vs_best_peer_ci_high"]],
+                         paired_seeds=len(paired))  # fmt: skip
         out.append(entry)
     return out
 
