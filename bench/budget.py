@@ -25,16 +25,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _common import RESULTS, save_json  # noqa: E402
+from _common import RESULTS, finished_bundle, save_json  # noqa: E402
 
 import ptft  # noqa: E402
 from ptft.api import Pretrainer  # noqa: E402
-from ptft.config import PretrainConfig, from_dict, to_dict  # noqa: E402
 from ptft.demo import Task, tasks  # noqa: E402
 from ptft.evaluate.stats import paired_difference, t_interval  # noqa: E402
 from ptft.modalities import read_data  # noqa: E402
-from ptft.train.checkpoint import MANIFEST  # noqa: E402
-from ptft.train.run_folder import changed_options  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 LABELS = {"fashion-mnist": 20, "wordnet-supersenses": 64, "wordnet-verb-supersenses": 32, "letter": 10}  # the demos'
@@ -42,7 +39,6 @@ LABELS = {"fashion-mnist": 20, "wordnet-supersenses": 64, "wordnet-verb-supersen
 # 10 in all, selected by k-fold)
 BASELINES = {"fashion-mnist": ["logreg"], "wordnet-supersenses": ["tfidf-logreg"],
              "wordnet-verb-supersenses": ["tfidf-logreg"], "letter": ["logreg", "lightgbm", "knn"]}  # fmt: skip
-SETTING_ONLY = frozenset({"out", "overwrite", "resume"})  # where a run goes; what it shows is FREE_ON_RESUME
 
 
 def start_name(objective: str, default: str, minutes: float) -> str:
@@ -72,13 +68,9 @@ def pretrained(task: Task, minutes: float, folder: Path) -> str:
     """The task's pre-training with a budget of `minutes`, reused when a finished bundle with its config is there."""
     loop = replace(task.pretrain.loop, max_minutes=minutes, progress=False)
     cfg = replace(task.pretrain, loop=loop, out=str(folder), overwrite=True)
-    stored = folder / "config.json"
-    if (folder / MANIFEST).is_file() and stored.is_file():
-        # read back as a config: an option added since that run takes its default, as the run did
-        before = to_dict(from_dict(PretrainConfig, json.loads(stored.read_text())))
-        if not changed_options(before, to_dict(cfg), SETTING_ONLY):
-            print(f"{folder.name}: reusing {folder}")
-            return str(folder)
+    if finished_bundle(folder, cfg):
+        print(f"{folder.name}: reusing {folder}")
+        return str(folder)
     print(f"{folder.name}: pre-training ({cfg.objective}, {cfg.model.encoder}) into {folder} ...")
     Pretrainer(cfg).fit(read_data(task.compare.data, options=task.compare.reader))
     return str(folder)

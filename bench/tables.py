@@ -20,22 +20,19 @@ split: that is how the demo's settings were chosen (no test row is used), writte
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, save_json
+from _common import RESULTS, finished_bundle, save_json
 
 import ptft
 from ptft.api import Pretrainer
-from ptft.config import CompareConfig, ModelConfig, PretrainConfig, from_dict, to_dict
+from ptft.config import CompareConfig, ModelConfig
 from ptft.demo import FT_MODEL, TABLE_MODEL, tasks
 from ptft.evaluate.stats import paired_difference, t_interval
 from ptft.modalities import read_data
-from ptft.train.checkpoint import MANIFEST
-from ptft.train.run_folder import changed_options
 
 HERE = Path(__file__).resolve().parent
 STARTS = {  # name -> (model, objective)
@@ -53,12 +50,9 @@ def pretrained(dataset: str, name: str, minutes: float, folder: Path) -> str:
     task = tasks()[dataset]
     loop = replace(task.pretrain.loop, max_minutes=minutes, progress=False)
     cfg = replace(task.pretrain, model=model, objective=objective, loop=loop, out=str(folder), overwrite=True)
-    stored = folder / "config.json"
-    if (folder / MANIFEST).is_file() and stored.is_file():
-        before = to_dict(from_dict(PretrainConfig, json.loads(stored.read_text())))
-        if not changed_options(before, to_dict(cfg), frozenset({"out", "overwrite", "resume"})):
-            print(f"{dataset} {name}: reusing {folder}")
-            return str(folder)
+    if finished_bundle(folder, cfg):
+        print(f"{dataset} {name}: reusing {folder}")
+        return str(folder)
     print(f"{dataset} {name}: pre-training ({objective}, {model.encoder}) for {minutes:g} min ...", flush=True)
     trainer = Pretrainer(cfg).fit(read_data(task.compare.data))
     probe = trainer.result.last_eval.get("knn_accuracy")
