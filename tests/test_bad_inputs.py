@@ -394,3 +394,17 @@ def test_skips_in_data_prepare_reach_the_bundles_pre_trained_from_it(
     assert outcome.code == 0 and outcome.data["skipped"] == 2
     assert all(f"{data}:" in place and "invalid UTF-8" in place for place in outcome.data["skipped_at"])
     assert f"ptft: note: skipped 2 bad record(s) of {shards} (--skip-bad)" in outcome.err
+
+
+def test_stage_steps_must_give_every_stage_a_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ptft.config import FinetuneConfig
+    from ptft.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least one step per stage"):
+        FinetuneConfig(stage_steps=(3, 0))
+    data = npz_file(tmp_path / "train.npz", [0, 1] * 4, ["a", "b"])
+    argv = ["finetune", "--data", str(data), "--out", str(tmp_path / "run"), "--strategy", "lp-ft",
+            "--stage-steps", "1,2,3", *TINY, *FEW_LABELS]  # fmt: skip
+    outcome = run_cli(argv, tmp_path / "run", capsys)
+    assert outcome.code != 0 and "Traceback" not in outcome.err
+    assert "gives 3 stage(s), and strategy 'lp-ft' has 2 (linear-probe, fine-tune)" in outcome.err

@@ -194,6 +194,19 @@ def test_kfold_selection_in_compare_fits_on_all_k_with_the_median_step(tmp_path:
     assert final["metrics"]["steps"] == max(1, int(np.median(rows["full"]["fold_best_steps"])))
 
 
+def test_kfold_fits_a_staged_strategy_at_each_stages_own_median_step(tmp_path: Path, pretrained: Path) -> None:
+    # lp-ft: the folds pick the probe's step and the fine-tune's step apart; the final fit runs each for its own
+    # median (before, the last stage's step was shared out between both stages)
+    results = study(tmp_path, pretrained, labels_per_class="4", seeds=1, select="kfold", methods="lp-ft",
+                    steps=12, eval_every=2)  # fmt: skip
+    (row,) = results["rows"]
+    assert len(row["fold_best_steps"]) == 4 and all(len(per_fold) == 2 for per_fold in row["fold_best_steps"])
+    medians = [max(1, int(np.median(stage))) for stage in zip(*row["fold_best_steps"])]
+    final = json.loads((tmp_path / "cmp" / "runs" / "lp-ft-k4-seed0" / "final" / "ptft.json").read_text())
+    assert [s["steps"] for s in final["metrics"]["stages"]] == medians
+    assert final["metrics"]["steps"] == sum(medians)
+
+
 def test_named_starts_and_a_method_from_one_start_only() -> None:
     from ptft.config import CompareConfig
     from ptft.errors import ConfigError

@@ -156,6 +156,7 @@ class FinetuneConfig:
     val_per_class: int = 0  # validation examples per class (regression: in all); 0 = same as labels_per_class
     folds: int = 0  # k-fold selection: the labels_per_class examples are cut into this many folds; 0 = val_per_class
     fold: int = 0  # with --folds: the fold that validates (0 .. folds-1); -1 = none, train on all for --steps
+    stage_steps: tuple[int, ...] = ()  # steps per stage of a staged strategy, comma-separated (k-fold's final fit)
     test: str = ""  # optional test set evaluated at the end (e.g. fashion-mnist:test)
     augment: bool = True  # random shifts/flips/erasing while fine-tuning
     head_lr_scale: float = 10.0  # head learning rate = lr x this
@@ -174,6 +175,8 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         if self.task not in ("classification", "regression"):
             raise ConfigError(f"option 'task' is classification or regression, got {self.task!r}")
+        if any(n < 1 for n in self.stage_steps):
+            raise ConfigError(f"option 'stage_steps' needs at least one step per stage, got {list(self.stage_steps)}")
         if self.folds == 1 or self.folds < 0 or (self.folds and not -1 <= self.fold < self.folds):
             raise ConfigError(
                 f"options 'folds' (0, or at least 2) and 'fold' (-1 .. folds-1): got {self.folds}, {self.fold}"

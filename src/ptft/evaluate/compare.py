@@ -289,20 +289,24 @@ def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, ou
 
 def kfold_finetune(cfg: FinetuneConfig, train: Examples, row: dict[str, Any]) -> Finetuned:
     """k-fold selection on the K labelled examples per class (k = min(5, K) stratified, seeded folds): each fold
-    validates a run on the others, which gives the step of its best validation score; then one run on all K
-    for the median of those steps, without validation. Every labelled example is used for the final fit."""
+    validates a run on the others, which gives the step of its best validation score (a staged strategy: of
+    each stage); then one run on all K for the median of those steps (per stage), without validation. Every
+    labelled example is used for the final fit."""
     k = cfg.labels_per_class + cfg.val_per_class
     folds = min(5, k)
-    best = []
+    best: list[list[int]] = []  # per fold, the best step of each stage
     for fold in range(folds):
         fold_cfg = replace(
             cfg, labels_per_class=k, val_per_class=0, folds=folds, fold=fold, out=f"{cfg.out}/fold-{fold}"
         )
-        best.append(run_finetune(fold_cfg, train).metrics["best_step"] or cfg.loop.steps)
-    steps = max(1, int(np.median(best)))
-    row.update(folds=folds, fold_best_steps=best)
+        metrics = run_finetune(fold_cfg, train).metrics
+        stages = metrics.get("stages") or [{"best_step": metrics["best_step"], "steps": metrics["steps"]}]
+        best.append([s["best_step"] or s["steps"] or cfg.loop.steps for s in stages])
+    per_stage = [max(1, int(np.median(steps))) for steps in zip(*best)]
+    row.update(folds=folds, fold_best_steps=[b[-1] for b in best] if len(per_stage) == 1 else best)
     final = replace(cfg, labels_per_class=k, val_per_class=0, folds=folds, fold=-1, out=f"{cfg.out}/final",
-                    loop=replace(cfg.loop, steps=steps, patience=0))  # fmt: skip
+                    loop=replace(cfg.loop, steps=sum(per_stage), patience=0),
+                    stage_steps=tuple(per_stage) if len(per_stage) > 1 else ())  # fmt: skip
     return run_finetune(final, train)
 
 

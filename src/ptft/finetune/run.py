@@ -10,6 +10,7 @@ import torch
 
 from ptft.config import FinetuneConfig
 from ptft.data.batch import Batch
+from ptft.errors import ConfigError
 from ptft.evaluate.metrics import regression_report
 from ptft.finetune.predict import accuracy_of, predict_values
 from ptft.finetune.selftrain import propagated_labels, pseudo_label
@@ -88,8 +89,11 @@ def _fit_once(
     return result
 
 
-def _stage_config(cfg: FinetuneConfig, share: float) -> FinetuneConfig:
-    """`cfg` with `share` of its steps (or epochs): one stage of a staged strategy."""
+def _stage_config(cfg: FinetuneConfig, share: float, index: int = 0) -> FinetuneConfig:
+    """`cfg` for one stage of a staged strategy: its `--stage-steps` entry when given (k-fold's final fit, at
+    each stage's own selected step), else `share` of the steps (or epochs)."""
+    if cfg.stage_steps:
+        return replace(cfg, loop=replace(cfg.loop, steps=cfg.stage_steps[index]))
     if share == 1.0:
         return cfg
     loop = replace(cfg.loop, steps=max(1, round(cfg.loop.steps * share)) if cfg.loop.steps else 0,
@@ -104,12 +108,18 @@ def _stages(
     """Run the strategy's stages one after the other, each from where the last left the model (its best
     validation checkpoint). Only the first stage resumes exactly; a later one starts again."""
     stages = STRATEGIES.get(cfg.strategy)(model, cfg)
+    if cfg.stage_steps and len(cfg.stage_steps) != len(stages):
+        raise ConfigError(
+            f"option 'stage_steps' gives {len(cfg.stage_steps)} stage(s), and strategy '{cfg.strategy}' has "
+            f"{len(stages)} ({', '.join(s.name for s in stages)}): give one step count per stage, or none"
+        )
     done = []
     for i, stage in enumerate(stages):
         stage_dir = run_dir if i == 0 or run_dir is None else run_dir / f"stage-{i}-{stage.name}"
         groups = stage.prepare(model, cfg)
         desc = "fine-tune" if len(stages) == 1 else f"fine-tune {stage.name}"
-        result = _fit_once(model, groups, data.x_train, data.y_train, data, _stage_config(cfg, stage.share), modality,
+        stage_cfg = _stage_config(cfg, stage.share, i)
+        result = _fit_once(model, groups, data.x_train, data.y_train, data, stage_cfg, modality,
                            stage_dir, info, resume and i == 0, stop_at if i == 0 else 0, desc,
                            stage.objective == "pairs")  # fmt: skip
         if stage.finish is not None:
@@ -124,7 +134,8 @@ def _stages(
         "seconds": sum(r.seconds for _, r in done),
     }
     if len(done) > 1:
-        summary["stages"] = [{"name": n, "steps": r.steps, "val": r.best, "stopped": r.stopped} for n, r in done]
+        summary["stages"] = [{"name": n, "steps": r.steps, "best_step": r.best_step, "val": r.best,
+                              "stopped": r.stopped} for n, r in done]  # fmt: skip
     return summary
 
 
