@@ -1,17 +1,22 @@
 """ptft against the tool a user would pick instead, on the same labels: the peer rows of a compare study
 (`setfit` on WordNet) paired with the rows of bench/results/compare_<task>.json (ptft's own methods).
 
-Peers are slow, so they run in a compare study of their own (with the task's baselines); a budget and a seed
-pick the same labelled examples in every study, and this script checks it: each peer row's `labelled`
-fingerprint must equal that of the stored baseline rows of its (budget, seed). It then adds the peer rows to
-bench/results/compare_<task>.json and writes its `peers` section: per budget the peer's mean with its 95 %
-interval, ptft's best method there (the best fine-tuned row by mean) and the paired difference, best minus
-peer, with its interval.
+Peers are slow, so they run in a compare study of their own (with the task's baselines), and so may ptft's
+methods from another start (`full[minilm]`, in a second `--study`); a budget and a seed pick the same
+labelled examples in every study, and this script checks it: each row's `labelled` fingerprint must equal
+that of the stored baseline rows of its (budget, seed). It then puts the peer and fine-tuned rows into
+bench/results/compare_<task>.json (replacing a stored row of the same method, budget and seed) and writes
+its `peers` section: per budget the peer's mean with its 95 % interval, ptft's best method there (the best
+fine-tuned row by mean) and the paired difference, best minus peer, with its interval.
 
     .venv/bin/ptft compare --data wordnet-supersenses --test wordnet-supersenses:test \\
         --pretrained minilm=hf:$MINILM --methods tfidf-logreg,minilm-frozen-logreg,setfit \\
         --labels-per-class 8,32,128 --seeds 5 --out bench/runs/peers/wordnet-supersenses
-    .venv/bin/python bench/peers.py --task wordnet-supersenses
+    .venv/bin/ptft compare --data wordnet-supersenses --test wordnet-supersenses:test \\
+        --pretrained minilm=hf:$MINILM --methods 'tfidf-logreg,full[minilm],setfit[minilm]' \\
+        --labels-per-class 8 --seeds 5 --out bench/runs/minilm/wordnet-supersenses
+    .venv/bin/python bench/peers.py --task wordnet-supersenses \\
+        --study bench/runs/peers/wordnet-supersenses --study bench/runs/minilm/wordnet-supersenses
 """
 
 from __future__ import annotations
@@ -64,37 +69,77 @@ def peer_table(rows: list[dict[str, Any]], peer: str) -> list[dict[str, Any]]:
     return out
 
 
-def peer_summary(rows: list[dict[str, Any]], peer: str, task: str, reference: str) -> list[dict[str, Any]]:
-    """The peer's summary entries, as bench/compare.py writes them: mean, interval, and the paired difference
-    against `reference` (full fine-tuning with held-out selection), so the README's table shows it beside."""
+def added_summary(rows: list[dict[str, Any]], added: list[dict[str, Any]], task: str,
+                  reference: str) -> list[dict[str, Any]]:  # fmt: skip
+    """The summary entries of the added methods (peers, ptft from another start), as bench/compare.py writes
+    them: mean, interval, and the paired difference against `reference` (full fine-tuning with held-out
+    selection), so the README's table shows them beside the stored ones."""
     out = []
-    for k in sorted({r["labels_per_class"] for r in rows if r["method"] == peer}):
-        seeds = _seeds(rows, peer, k)
-        mean, diff = t_interval(list(seeds.values())), paired_difference(seeds, _seeds(rows, reference, k))
-        out.append({"task": task, "method": peer, "kind": "peer", "labels_per_class": k, "n": mean.n,
-                    "mean": mean.mean, "ci_low": mean.low, "ci_high": mean.high, "diff_vs_full_holdout": diff.mean,
-                    "diff_vs_full_ci_low": diff.low, "diff_vs_full_ci_high": diff.high})  # fmt: skip
+    for method, kind in dict.fromkeys((r["method"], r["kind"]) for r in added):
+        for k in sorted({r["labels_per_class"] for r in rows if r["method"] == method}):
+            seeds = _seeds(rows, method, k)
+            mean, diff = t_interval(list(seeds.values())), paired_difference(seeds, _seeds(rows, reference, k))
+            out.append({"task": task, "method": method, "kind": kind, "labels_per_class": k, "n": mean.n,
+                        "mean": mean.mean, "ci_low": mean.low, "ci_high": mean.high,
+                        "diff_vs_full_holdout": diff.mean, "diff_vs_full_ci_low": diff.low,
+                        "diff_vs_full_ci_high": diff.high})  # fmt: skip
     return out
+
+
+def study_rows(cells: list[dict[str, Any]], starts: dict[str, str], task: str) -> list[dict[str, Any]]:
+    """The rows a study brings: its peers and its fine-tuned rows (its baselines only check the pairing). A study
+    of one start names its rows `full`; they take the start's name (`full[minilm]`), as in a study of several,
+    and `+kfold` when k-fold picked their step, as bench/compare.py names them."""
+    named = {source: name for name, source in starts.items()}
+    out = []
+    for r in cells:
+        if r["kind"] not in ("peer", "finetune"):
+            continue
+        method = r["method"]
+        if r["kind"] == "finetune" and "[" not in method and r.get("pretrained") in named:
+            method = f"{method}[{named[r['pretrained']]}]"
+        if r.get("select") == "kfold" and not method.endswith("+kfold"):
+            method += "+kfold"
+        out.append({"task": task, **r, "method": method, "select": r.get("select", "")})
+    return out
+
+
+def _key(row: dict[str, Any]) -> tuple[str, int, int]:
+    return row["method"], row["labels_per_class"], row["seed"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="wordnet-supersenses")
     parser.add_argument("--peer", default="setfit")
-    parser.add_argument("--study", default="", help="the peers' compare folder; default bench/runs/peers/<task>")
+    parser.add_argument("--study", action="append", default=[],
+                        help="a compare folder with peer rows or ptft rows from another start (may repeat); "
+                        "default bench/runs/peers/<task>")  # fmt: skip
     args = parser.parse_args()
-    study = Path(args.study or HERE / "runs" / "peers" / args.task)
-    cells = [json.loads(line) for line in (study / "cells.jsonl").read_text().splitlines() if line.strip()]
-    peer_rows = [{"task": args.task, **r, "select": ""} for r in cells if r["kind"] == "peer"]
     path = RESULTS / f"compare_{args.task}.json"
     results = json.loads(path.read_text())
-    check_pairing(peer_rows + [r for r in cells if r["kind"] == "baseline"], results["rows"])
-    kept = [r for r in results["rows"] if r["kind"] != "peer"]
-    results["rows"] = kept + peer_rows
+    added: list[dict[str, Any]] = []
+    for folder in args.study or [str(HERE / "runs" / "peers" / args.task)]:
+        cells_file = Path(folder) / "cells.jsonl"
+        if not cells_file.is_file():
+            raise SystemExit(f"{cells_file}: no such file; run the study first (see this script's docstring)")
+        cells = [json.loads(line) for line in cells_file.read_text().splitlines() if line.strip()]
+        config_file = Path(folder) / "config.json"
+        config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+        starts = dict(start.partition("=")[::2] for start in config.get("pretrained", []))
+        rows = study_rows(cells, starts, args.task)
+        check_pairing(rows + [r for r in cells if r["kind"] == "baseline"], results["rows"])
+        added += rows
+        for name, source in starts.items():  # the starts of the added rows, where they came from
+            results.setdefault("starts", {})[name] = source.replace(str(HERE.parent) + "/", "")
+    replaced = {_key(r) for r in added}  # a study's row replaces the stored one of its method, budget and seed
+    kept = [r for r in results["rows"] if _key(r) not in replaced]
+    results["rows"] = kept + added
     results["peers"] = peer_table(results["rows"], args.peer)
     reference = "full" if any(r["method"] == "full" for r in kept) else "full[pretrain]"
-    summary = [e for e in results["summary"] if e.get("kind") != "peer"]
-    results["summary"] = summary + peer_summary(results["rows"], args.peer, args.task, reference)
+    names = {r["method"] for r in added}
+    summary = [e for e in results["summary"] if e["method"] not in names]
+    results["summary"] = summary + added_summary(results["rows"], added, args.task, reference)
     print(f"{'K':>4} {'peer':<8} {'peer %':>14} {'ptft best':<22} {'best %':>7} {'best - peer (points)':>24}")
     for e in results["peers"]:
         lo, hi = e["peer_ci"]

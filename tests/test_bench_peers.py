@@ -1,0 +1,79 @@
+"""bench/peers.py's bookkeeping: a study's rows are named as in a study of several starts and of both
+selections, replace the stored rows of their method, budget and seed, and are refused when they trained on
+other labelled examples than the stored rows."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def peers_module() -> Any:
+    sys.path.insert(0, str(BENCH))  # the bench scripts import their `_common`
+    try:
+        spec = importlib.util.spec_from_file_location("bench_peers", BENCH / "peers.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def row(method: str, kind: str, seed: int, accuracy: float, labelled: str = "ids", **more: Any) -> dict[str, Any]:
+    return {"method": method, "kind": kind, "labels_per_class": 8, "seed": seed, "accuracy": accuracy,
+            "macro_f1": accuracy, "labelled": f"{labelled}{seed}", **more}  # fmt: skip
+
+
+def test_a_study_of_one_start_names_its_rows_by_the_start_and_the_selection() -> None:
+    peers = peers_module()
+    cells = [row("tfidf-logreg", "baseline", 0, 0.3), row("setfit", "peer", 0, 0.6),
+             row("full", "finetune", 0, 0.5, pretrained="hf:/m", select="kfold"),
+             row("setfit[minilm]", "finetune", 0, 0.55, pretrained="hf:/m", select="holdout")]  # fmt: skip
+    named = [r["method"] for r in peers.study_rows(cells, {"minilm": "hf:/m"}, "t")]
+    assert named == ["setfit", "full[minilm]+kfold", "setfit[minilm]"]
+
+
+def test_rows_on_other_labelled_examples_are_not_paired() -> None:
+    peers = peers_module()
+    stored = [row("tfidf-logreg", "baseline", s, 0.3) for s in range(2)]
+    peers.check_pairing([row("full[minilm]", "finetune", 1, 0.5)], stored)  # the same ids: paired
+    with pytest.raises(SystemExit, match="other labelled examples"):
+        peers.check_pairing([row("full[minilm]", "finetune", 1, 0.5, labelled="other")], stored)
+
+
+def test_the_script_adds_a_studys_rows_and_pairs_the_best_with_the_peer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    peers = peers_module()
+    stored = [row("tfidf-logreg", "baseline", s, 0.30 + s / 100) for s in range(3)]
+    stored += [row("full[pretrain]", "finetune", s, 0.40 + s / 100) for s in range(3)]
+    stored += [row("setfit", "peer", s, 0.60 + s / 100) for s in range(3)]
+    results = tmp_path / "results"
+    results.mkdir()
+    stored_file = {"rows": stored, "summary": [{"method": "setfit"}], "pretrained": "x"}
+    (results / "compare_t.json").write_text(json.dumps(stored_file))
+    study = tmp_path / "study"
+    study.mkdir()
+    cells = [row("tfidf-logreg", "baseline", s, 0.30 + s / 100) for s in range(3)]
+    cells += [row("setfit", "finetune", s, [0.62, 0.60, 0.66][s], pretrained="hf:/m", select="kfold") for s in range(3)]
+    (study / "cells.jsonl").write_text("\n".join(json.dumps(c) for c in cells))
+    (study / "config.json").write_text(json.dumps({"pretrained": ["minilm=hf:/m"]}))
+    monkeypatch.setattr(peers, "RESULTS", results)
+    monkeypatch.setattr(peers, "save_json", lambda name, payload: (results / name).write_text(json.dumps(payload)))
+    monkeypatch.setattr(sys, "argv", ["peers.py", "--task", "t", "--study", str(study)])
+    peers.main()
+    out = json.loads((results / "compare_t.json").read_text())
+    assert sum(r["method"] == "setfit" for r in out["rows"]) == 3  # the stored peer rows stay
+    assert out["starts"] == {"minilm": "hf:/m"}
+    (entry,) = out["peers"]
+    assert entry["ptft_best"] == "setfit[minilm]+kfold"
+    assert entry["best_minus_peer"] == pytest.approx((0.02 - 0.01 + 0.04) / 3, abs=1e-6)  # per seed: .62-.60 ...
+    assert [e["method"] for e in out["summary"]] == ["setfit", "setfit[minilm]+kfold"]  # the stored entries stay
