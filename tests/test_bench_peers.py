@@ -4,7 +4,6 @@ other labelled examples than the stored rows."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -12,19 +11,11 @@ from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests.conftest import bench_module
 
 
 def peers_module() -> Any:
-    sys.path.insert(0, str(BENCH))  # the bench scripts import their `_common`
-    try:
-        spec = importlib.util.spec_from_file_location("bench_peers", BENCH / "peers.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
+    return bench_module("peers")
 
 
 def row(method: str, kind: str, seed: int, accuracy: float, labelled: str = "ids", **more: Any) -> dict[str, Any]:

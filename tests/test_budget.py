@@ -3,9 +3,7 @@ bundle is reused only when its config is the one the budget asks for (where it w
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,20 +12,11 @@ import pytest
 
 from ptft.config import to_dict
 from ptft.demo import tasks
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests.conftest import bench_module
 
 
 def budget_module() -> Any:
-    sys.path.insert(0, str(BENCH))  # the bench scripts import their `_common`
-    try:
-        spec = importlib.util.spec_from_file_location("bench_budget", BENCH / "budget.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
+    return bench_module("budget")
 
 
 def test_gains_are_paired_by_seed_against_scratch_and_the_best_baseline() -> None:
