@@ -1,5 +1,5 @@
-"""What the benchmark scripts share: the folder their results go to, writing a result there, and reusing a
-finished pre-training."""
+"""What the benchmark scripts share: the folder their results go to, writing a result there, reusing a
+finished pre-training, and every summary entry against full fine-tuning."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ptft.config import PretrainConfig, from_dict, to_dict
+from ptft.evaluate.stats import paired_difference
 from ptft.train.checkpoint import MANIFEST
 from ptft.train.run_folder import changed_options
 
@@ -31,3 +32,17 @@ def finished_bundle(folder: Path, cfg: PretrainConfig) -> bool:
         return False
     before = to_dict(from_dict(PretrainConfig, json.loads(stored.read_text())))
     return not changed_options(before, to_dict(cfg), frozenset({"out", "overwrite", "resume"}))
+
+
+def against_full(entries: list[dict[str, Any]], rows: list[dict[str, Any]], reference: str) -> None:
+    """Add to each summary entry its paired difference against `reference` (today's default: full fine-tuning
+    with a held-out split) at its budget, where `reference` has rows there: `diff_vs_full_holdout` and its CI."""
+    for entry in entries:
+        k = entry["labels_per_class"]
+        seeds = {
+            r["seed"]: r["accuracy"] for r in rows if r["method"] == entry["method"] and r["labels_per_class"] == k
+        }
+        full = {r["seed"]: r["accuracy"] for r in rows if r["method"] == reference and r["labels_per_class"] == k}
+        if full and entry["method"] != reference:
+            diff = paired_difference(seeds, full)
+            entry.update(diff_vs_full_holdout=diff.mean, diff_vs_full_ci_low=diff.low, diff_vs_full_ci_high=diff.high)

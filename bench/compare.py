@@ -24,13 +24,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, save_json
+from _common import RESULTS, against_full, save_json
 
 import ptft
 from ptft.api import Pretrainer
 from ptft.config import PretrainConfig
 from ptft.demo import PRETRAINED, tasks
-from ptft.evaluate.stats import paired_difference
 from ptft.modalities import modality_for, read_data
 
 HERE = Path(__file__).resolve().parent
@@ -91,17 +90,11 @@ def main() -> None:
         for verdict in results["verdicts"]:
             print(f"[{select}] K={verdict['labels_per_class']}: " + "; ".join(verdict["sentences"]))
     reference = "full" if any(r["method"] == "full" for r in rows) else f"full[{PRETRAINED}]"
-    for entry in summary:  # every row against today's default: full fine-tuning with a held-out split
-        k = entry["labels_per_class"]
-        seeds = {
-            r["seed"]: r["accuracy"] for r in rows if r["method"] == entry["method"] and r["labels_per_class"] == k
-        }
-        full = {r["seed"]: r["accuracy"] for r in rows if r["method"] == reference and r["labels_per_class"] == k}
-        if full and entry["method"] != reference:
-            diff = paired_difference(seeds, full)
-            entry.update(diff_vs_full_holdout=diff.mean, diff_vs_full_ci_low=diff.low, diff_vs_full_ci_high=diff.high)
-            print(f"  K={k} {entry['method']:<16} vs {reference} (holdout): {100 * diff.mean:+.1f} points "
-                  f"[{100 * diff.low:+.1f}, {100 * diff.high:+.1f}]")  # fmt: skip
+    against_full(summary, rows, reference)  # every row against today's default: full with a held-out split
+    for entry in (e for e in summary if "diff_vs_full_holdout" in e):
+        print(f"  K={entry['labels_per_class']} {entry['method']:<16} vs {reference} (holdout): "
+              f"{100 * entry['diff_vs_full_holdout']:+.1f} points [{100 * entry['diff_vs_full_ci_low']:+.1f}, "
+              f"{100 * entry['diff_vs_full_ci_high']:+.1f}]")  # fmt: skip
     path = save_json(f"compare_{args.task}.json", {"rows": rows, "summary": summary, "pretrained": pretrained})
     print(f"wrote {path}")
 

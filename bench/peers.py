@@ -26,9 +26,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, save_json
+from _common import RESULTS, against_full, save_json
 
-from ptft.evaluate.stats import paired_difference, t_interval
 from ptft.evaluate.summary import summarize
 
 HERE = Path(__file__).resolve().parent
@@ -72,18 +71,12 @@ def peer_table(rows: list[dict[str, Any]], peer: str) -> list[dict[str, Any]]:
 def added_summary(rows: list[dict[str, Any]], added: list[dict[str, Any]], task: str,
                   reference: str) -> list[dict[str, Any]]:  # fmt: skip
     """The summary entries of the added methods (peers, ptft from another start), as bench/compare.py writes
-    them: mean, interval, and the paired difference against `reference` (full fine-tuning with held-out
-    selection), so the README's table shows them beside the stored ones."""
-    out = []
-    for method, kind in dict.fromkeys((r["method"], r["kind"]) for r in added):
-        for k in sorted({r["labels_per_class"] for r in rows if r["method"] == method}):
-            seeds = _seeds(rows, method, k)
-            mean, diff = t_interval(list(seeds.values())), paired_difference(seeds, _seeds(rows, reference, k))
-            out.append({"task": task, "method": method, "kind": kind, "labels_per_class": k, "n": mean.n,
-                        "mean": mean.mean, "ci_low": mean.low, "ci_high": mean.high,
-                        "diff_vs_full_holdout": diff.mean, "diff_vs_full_ci_low": diff.low,
-                        "diff_vs_full_ci_high": diff.high})  # fmt: skip
-    return out
+    them: `ptft compare`'s summary and the paired difference against `reference` (full fine-tuning with
+    held-out selection), so the README's table shows them beside the stored ones."""
+    names = {r["method"] for r in added}
+    entries = [{"task": task, **s} for s in summarize(rows) if s["method"] in names]
+    against_full(entries, rows, reference)
+    return entries
 
 
 def study_rows(cells: list[dict[str, Any]], starts: dict[str, str], task: str) -> list[dict[str, Any]]:
