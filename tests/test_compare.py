@@ -194,17 +194,38 @@ def test_kfold_selection_in_compare_fits_on_all_k_with_the_median_step(tmp_path:
     assert final["metrics"]["steps"] == max(1, int(np.median(rows["full"]["fold_best_steps"])))
 
 
-def test_kfold_fits_a_staged_strategy_at_each_stages_own_median_step(tmp_path: Path, pretrained: Path) -> None:
-    # lp-ft: the folds pick the probe's step and the fine-tune's step apart; the final fit runs each for its own
-    # median (before, the last stage's step was shared out between both stages)
+def test_kfold_fits_a_staged_strategy_at_each_stages_own_picked_step(tmp_path: Path, pretrained: Path) -> None:
+    # lp-ft: the folds pick the probe's step and the fine-tune's step apart, from each stage's own curves; the
+    # final fit runs each for its own pick (before, the last stage's step was shared out between both stages)
     results = study(tmp_path, pretrained, labels_per_class="4", seeds=1, select="kfold", methods="lp-ft",
                     steps=12, eval_every=2)  # fmt: skip
     (row,) = results["rows"]
     assert len(row["fold_best_steps"]) == 4 and all(len(per_fold) == 2 for per_fold in row["fold_best_steps"])
-    medians = [max(1, int(np.median(stage))) for stage in zip(*row["fold_best_steps"])]
-    final = json.loads((tmp_path / "cmp" / "runs" / "lp-ft-k4-seed0" / "final" / "ptft.json").read_text())
-    assert [s["steps"] for s in final["metrics"]["stages"]] == medians
-    assert final["metrics"]["steps"] == sum(medians)
+    cell = tmp_path / "cmp" / "runs" / "lp-ft-k4-seed0"
+    folds = [json.loads((cell / f"fold-{i}" / "ptft.json").read_text())["metrics"]["stages"] for i in range(4)]
+    assert all(len(stage["curve"]) == 6 for stages in folds for stage in stages)  # 12 / 2 steps: an eval each
+    curves = [[stage["curve"] for stage in stages] for stages in folds]
+    picked = compare_module.picked_steps(row["fold_best_steps"], curves)
+    assert row["picked_steps"] == picked and row["pick"] == compare_module.KFOLD_PICK
+    final = json.loads((cell / "final" / "ptft.json").read_text())
+    assert [s["steps"] for s in final["metrics"]["stages"]] == picked
+    assert final["metrics"]["steps"] == sum(picked)
+
+
+def test_kfold_picks_the_median_best_step_or_the_peak_of_the_folds_mean_curve() -> None:
+    # the folds' best steps are 25, 100, 100 (median 100); their mean curve over the steps all three evaluated
+    # (0.43, 0.57, 0.50; step 125 only one did) peaks at 50
+    curves = [[[25, 0.9], [50, 0.5], [100, 0.1]], [[25, 0.2], [50, 0.6], [100, 0.7]],
+              [[25, 0.2], [50, 0.6], [100, 0.7], [125, 0.9]]]  # fmt: skip
+    assert compare_module.mean_curve_step(curves) == 50
+    assert compare_module.mean_curve_step([[[25, 0.5], [50, 0.5]], [[25, 0.4], [50, 0.4]]]) == 25  # the earlier
+    assert compare_module.mean_curve_step([[[25, 0.5]], [[50, 0.5]]]) == 0  # no step in common
+    best = [[25, 10], [100, 30], [100, 20]]  # per fold, two stages
+    per_fold = [[curve, [[10, 0.1], [20, 0.2], [30, 0.3]]] for curve in curves]
+    assert compare_module.picked_steps(best, per_fold, "median") == [100, 20]
+    assert compare_module.picked_steps(best, per_fold, "mean-curve") == [50, 30]
+    no_common = [[[[25, 0.5]], [[10, 0.1]]], [[[50, 0.5]], [[20, 0.1]]], [[[75, 0.5]], [[30, 0.1]]]]
+    assert compare_module.picked_steps(best, no_common, "mean-curve") == [100, 20]  # falls back on the median
 
 
 def test_named_starts_and_a_method_from_one_start_only() -> None:

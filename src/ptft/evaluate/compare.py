@@ -287,23 +287,51 @@ def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, ou
     return {**row, "seconds": round(time.perf_counter() - start, 2)}
 
 
+# How k-fold turns the folds' validation into the final fit's steps (per stage): "median", the median of the
+# folds' best steps; "mean-curve", the step where the folds' mean validation curve peaks (bench/kfold_rule.py).
+KFOLD_PICK = "median"
+
+
+def mean_curve_step(curves: list[list[list[float]]]) -> int:
+    """The step, among those every fold evaluated, where the folds' mean validation score is highest (the earliest
+    of equal ones); 0 when the folds share no evaluated step. `curves`: per fold, its [step, score] pairs."""
+    scores = [{int(step): float(score) for step, score in curve} for curve in curves]
+    common = sorted(set.intersection(*(set(c) for c in scores))) if scores else []
+    if not common:
+        return 0
+    means = [float(np.mean([c[step] for c in scores])) for step in common]
+    return common[int(np.argmax(means))]
+
+
+def picked_steps(best: list[list[int]], curves: list[list[list[list[float]]]], pick: str = "") -> list[int]:
+    """The final fit's steps per stage from the folds' best steps and curves (per fold, per stage), by `pick`
+    (default KFOLD_PICK); the mean curve falls back on the median where the folds share no evaluated step."""
+    medians = [max(1, int(np.median(steps))) for steps in zip(*best)]
+    if (pick or KFOLD_PICK) == "median":
+        return medians
+    return [mean_curve_step(list(stage)) or m for stage, m in zip(zip(*curves), medians)]
+
+
 def kfold_finetune(cfg: FinetuneConfig, train: Examples, row: dict[str, Any]) -> Finetuned:
     """k-fold selection on the K labelled examples per class (k = min(5, K) stratified, seeded folds): each fold
-    validates a run on the others, which gives the step of its best validation score (a staged strategy: of
-    each stage); then one run on all K for the median of those steps (per stage), without validation. Every
-    labelled example is used for the final fit."""
+    validates a run on the others, which gives its validation curve and best step (a staged strategy: of each
+    stage); then one run on all K for the steps `picked_steps` reads from them (per stage), without validation.
+    Every labelled example is used for the final fit."""
     k = cfg.labels_per_class + cfg.val_per_class
     folds = min(5, k)
     best: list[list[int]] = []  # per fold, the best step of each stage
+    curves: list[list[list[list[float]]]] = []  # per fold, each stage's (step, score) curve
     for fold in range(folds):
         fold_cfg = replace(
             cfg, labels_per_class=k, val_per_class=0, folds=folds, fold=fold, out=f"{cfg.out}/fold-{fold}"
         )
         metrics = run_finetune(fold_cfg, train).metrics
-        stages = metrics.get("stages") or [{"best_step": metrics["best_step"], "steps": metrics["steps"]}]
+        stages = metrics.get("stages") or [metrics]
         best.append([s["best_step"] or s["steps"] or cfg.loop.steps for s in stages])
-    per_stage = [max(1, int(np.median(steps))) for steps in zip(*best)]
-    row.update(folds=folds, fold_best_steps=[b[-1] for b in best] if len(per_stage) == 1 else best)
+        curves.append([s.get("curve", []) for s in stages])
+    per_stage = picked_steps(best, curves)
+    row.update(folds=folds, fold_best_steps=[b[-1] for b in best] if len(per_stage) == 1 else best,
+               picked_steps=per_stage, pick=KFOLD_PICK)  # fmt: skip
     final = replace(cfg, labels_per_class=k, val_per_class=0, folds=folds, fold=-1, out=f"{cfg.out}/final",
                     loop=replace(cfg.loop, steps=sum(per_stage), patience=0),
                     stage_steps=tuple(per_stage) if len(per_stage) > 1 else ())  # fmt: skip

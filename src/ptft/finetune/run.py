@@ -130,12 +130,13 @@ def _stages(
         ("val_neg_rmse" if isinstance(model.head, RegressionHead) else "val_accuracy"): last.best,
         "steps": sum(r.steps for _, r in done),
         "best_step": last.best_step,
+        "curve": [list(point) for point in last.curve],  # (step, validation score) at every evaluation
         "stopped": last.stopped,
         "seconds": sum(r.seconds for _, r in done),
     }
     if len(done) > 1:
         summary["stages"] = [{"name": n, "steps": r.steps, "best_step": r.best_step, "val": r.best,
-                              "stopped": r.stopped} for n, r in done]  # fmt: skip
+                              "curve": [list(p) for p in r.curve], "stopped": r.stopped} for n, r in done]  # fmt: skip
     return summary
 
 

@@ -53,6 +53,7 @@ class TrainResult:
     last_loss: float = float("nan")
     skipped: int = 0  # non-finite steps skipped
     best_step: int = 0  # the step of the best validation score (0: no evaluation)
+    curve: list[tuple[int, float]] = field(default_factory=list)  # every (step, monitored validation score)
 
 
 def after_step(objective: nn.Module, progress: float) -> None:
@@ -102,9 +103,10 @@ class LoopState:
     bad_evals: int = 0
     best_state: dict[str, torch.Tensor] | None = None
     best_step: int = 0
+    curve: list[tuple[int, float]] = field(default_factory=list)
 
     def to_json(self, data: BatchStream) -> dict[str, Any]:
-        keys = ("step", "total", "elapsed_s", "best", "bad_evals", "best_step")
+        keys = ("step", "total", "elapsed_s", "best", "bad_evals", "best_step", "curve")
         return {**{k: getattr(self, k) for k in keys}, "stream": data.state_dict()}
 
 
@@ -127,8 +129,9 @@ def _restore(
     _match_param_layout(optimizer)
     data.load_state_dict(loop["stream"])
     best_step = int(loop.get("best_step", 0))  # checkpoints before it was kept: 0
+    curve = [(int(step), float(score)) for step, score in loop.get("curve", [])]
     return LoopState(
-        loop["step"], loop["total"], loop["elapsed_s"], loop["best"], loop["bad_evals"], best_state, best_step
+        loop["step"], loop["total"], loop["elapsed_s"], loop["best"], loop["bad_evals"], best_state, best_step, curve
     )
 
 
@@ -148,6 +151,7 @@ def _save(
 
 def _judge(state: LoopState, score: float, objective: nn.Module, cfg: LoopConfig) -> str | None:
     """Record a validation score; return why to stop ('target', 'patience') or None."""
+    state.curve.append((state.step, score))
     if state.best is None or score > state.best:
         state.best, state.bad_evals, state.best_step = score, 0, state.step
         state.best_state = {k: v.detach().clone() for k, v in objective.state_dict().items()}
@@ -298,7 +302,8 @@ def train(
         objective.load_state_dict(state.best_state)  # the best validation checkpoint wins
     seconds = time.perf_counter() - start
     return TrainResult(
-        state.step, state.total, stopped, state.best, last_eval, seconds, last_loss, guard.skipped, state.best_step
+        state.step, state.total, stopped, state.best, last_eval, seconds, last_loss, guard.skipped, state.best_step,
+        state.curve,
     )
 
 
