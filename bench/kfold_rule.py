@@ -11,7 +11,9 @@ own final config, only the steps changed; a refit at the study's own steps repro
 scores it on the study's test set. It prints, per study, method and budget, both rules' mean accuracy and
 the paired difference with its 95 % interval, and writes bench/results/kfold_rule.json.
 
-    .venv/bin/python bench/kfold_rule.py --study bench/runs/verbs/wordnet-verb-supersenses
+    .venv/bin/ptft demo --task letter --out runs/kr/letter
+    .venv/bin/ptft demo --task income --pretrain-minutes 3 --out runs/kr/income
+    .venv/bin/python bench/kfold_rule.py --study runs/kr/letter/compare --study runs/kr/income/compare
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ Curve = list[list[float]]  # [step, validation score] at every evaluation (highe
 
 
 def read_curve(logs: Path) -> Curve:
-    """The validation scores a run logged, by step (for studies run before the curves were in the metrics)."""
+    """The validation scores a run logged, by step: read from the logs, which every study has (a fold's metrics
+    carry the same curve only since the curves were kept there)."""
     curve: Curve = []
     for line in (logs / "metrics.jsonl").read_text().splitlines():
         entry = json.loads(line)
@@ -70,11 +73,11 @@ def study_cells(study: Path) -> tuple[CompareConfig, list[dict[str, Any]]]:
     return cfg, rows
 
 
-def refit(study: Path, row: dict[str, Any], steps: list[int], train: Any, test: Any) -> float:
-    """The cell's final fit again, each stage run for `steps`; -> its test accuracy."""
+def refit(study: Path, row: dict[str, Any], rule: str, steps: list[int], train: Any, test: Any) -> float:
+    """The cell's final fit again, each stage run for `steps` (the pick of `rule`); -> its test accuracy."""
     cell = cell_dir(study, row["method"], row["labels_per_class"], row["seed"])
     final = from_dict(FinetuneConfig, json.loads((cell / "final" / "config.json").read_text()))
-    final = replace(final, out=str(cell / "final-mean-curve"), overwrite=True,
+    final = replace(final, out=str(cell / f"final-{rule}"), overwrite=True,
                     loop=replace(final.loop, steps=sum(steps)),
                     stage_steps=tuple(steps) if len(steps) > 1 else ())  # fmt: skip
     return float(run_finetune(final, train).model.evaluate(test)["accuracy"])
@@ -95,7 +98,7 @@ def compare_rules(study: Path) -> list[dict[str, Any]]:
         for rule in RULES:
             if rule != used:
                 same = steps[rule] == steps[used]
-                accuracy[rule] = row["accuracy"] if same else refit(study, row, steps[rule], train, test)
+                accuracy[rule] = row["accuracy"] if same else refit(study, row, rule, steps[rule], train, test)
         out.append({"study": str(study), "task": cfg.data, "method": row["method"], "seed": row["seed"],
                     "labels_per_class": row["labels_per_class"], "study_rule": used,
                     **{f"{rule}_steps": steps[rule] for rule in RULES},
