@@ -79,14 +79,17 @@ def added_summary(rows: list[dict[str, Any]], added: list[dict[str, Any]], task:
     return entries
 
 
-def study_rows(cells: list[dict[str, Any]], starts: dict[str, str], task: str) -> list[dict[str, Any]]:
-    """The rows a study brings: its peers and its fine-tuned rows (its baselines only check the pairing). A study
-    of one start names its rows `full`; they take the start's name (`full[minilm]`), as in a study of several,
-    and `+kfold` when k-fold picked their step, as bench/compare.py names them."""
+def study_rows(cells: list[dict[str, Any]], starts: dict[str, str], task: str,
+               baselines: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    """The rows a study brings: its peers and its fine-tuned rows (its baselines only check the pairing, unless
+    `baselines`: a task with no stored results takes them too). A study of one start names its rows `full`; they
+    take the start's name (`full[minilm]`), as in a study of several, and `+kfold` when k-fold picked their step,
+    as bench/compare.py names them."""
     named = {source: name for name, source in starts.items()}
+    kinds = ("peer", "finetune", "baseline") if baselines else ("peer", "finetune")
     out = []
     for r in cells:
-        if r["kind"] not in ("peer", "finetune"):
+        if r["kind"] not in kinds:
             continue
         method = r["method"]
         if r["kind"] == "finetune" and "[" not in method and r.get("pretrained") in named:
@@ -105,12 +108,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="wordnet-supersenses")
     parser.add_argument("--peer", default="setfit")
+    parser.add_argument("--reference", default="", help="the method every summary entry is paired against; "
+                        "'' = full (held-out selection) where stored, else full[pretrain]")  # fmt: skip
     parser.add_argument("--study", action="append", default=[],
                         help="a compare folder with peer rows or ptft rows from another start (may repeat); "
                         "default bench/runs/peers/<task>")  # fmt: skip
     args = parser.parse_args()
     path = RESULTS / f"compare_{args.task}.json"
-    results = json.loads(path.read_text())
+    new = not path.is_file()  # a task with no stored results: its studies' baselines are its rows
+    results = {"rows": [], "summary": []} if new else json.loads(path.read_text())
     added: list[dict[str, Any]] = []
     for folder in args.study or [str(HERE / "runs" / "peers" / args.task)]:
         cells_file = Path(folder) / "cells.jsonl"
@@ -120,16 +126,18 @@ def main() -> None:
         config_file = Path(folder) / "config.json"
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
         starts = dict(start.partition("=")[::2] for start in config.get("pretrained", []))
-        rows = study_rows(cells, starts, args.task)
-        check_pairing(rows + [r for r in cells if r["kind"] == "baseline"], results["rows"])
+        rows = study_rows(cells, starts, args.task, baselines=new)
+        check_pairing(rows + [r for r in cells if r["kind"] == "baseline"], results["rows"] + added)
         added += rows
         for name, source in starts.items():  # the starts of the added rows, where they came from
             results.setdefault("starts", {})[name] = source.replace(str(HERE.parent) + "/", "")
+    added = list({_key(r): r for r in added}.values())  # a baseline in two studies of a new task: once
     replaced = {_key(r) for r in added}  # a study's row replaces the stored one of its method, budget and seed
     kept = [r for r in results["rows"] if _key(r) not in replaced]
     results["rows"] = kept + added
     results["peers"] = peer_table(results["rows"], args.peer)
-    reference = "full" if any(r["method"] == "full" for r in kept) else "full[pretrain]"
+    reference = args.reference or ("full" if any(r["method"] == "full" for r in kept) else "full[pretrain]")
+    results["reference"] = reference
     names = {r["method"] for r in added}
     summary = [e for e in results["summary"] if e["method"] not in names]
     results["summary"] = summary + added_summary(results["rows"], added, args.task, reference)

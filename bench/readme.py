@@ -74,11 +74,12 @@ def _points(entry: dict[str, Any], key: str, low: str, high: str) -> str:
 
 def compare_table(task: str) -> str:
     """One row per method, per budget K: test accuracy with its 95 % interval, and the paired difference
-    against `full` with held-out selection (today's default), in points."""
-    summary = load(f"compare_{task}")["summary"]
+    against `full` with held-out selection (or the study's stored `reference`), in points."""
+    results = load(f"compare_{task}")
+    summary, reference = results["summary"], results.get("reference", "full")
     ks = sorted({s["labels_per_class"] for s in summary})
     by = {(s["method"], s["labels_per_class"]): s for s in summary}
-    head = [f"K = {k}: accuracy % [95 % CI]" for k in ks] + [f"K = {k}: vs `full` (points)" for k in ks]
+    head = [f"K = {k}: accuracy % [95 % CI]" for k in ks] + [f"K = {k}: vs `{reference}` (points)" for k in ks]
     lines = ["| method | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
     for method in dict.fromkeys(s["method"] for s in summary):
         cells = []

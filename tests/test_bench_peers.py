@@ -68,3 +68,46 @@ def test_the_script_adds_a_studys_rows_and_pairs_the_best_with_the_peer(
     assert entry["ptft_best"] == "setfit[minilm]+kfold"
     assert entry["best_minus_peer"] == pytest.approx((0.02 - 0.01 + 0.04) / 3, abs=1e-6)  # per seed: .62-.60 ...
     assert [e["method"] for e in out["summary"]] == ["setfit", "setfit[minilm]+kfold"]  # the stored entries stay
+
+
+def test_a_task_with_no_stored_results_takes_its_studies_baselines_once_and_the_reference_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    peers = peers_module()
+    results = tmp_path / "results"
+    results.mkdir()
+    studies = []
+    for name, cells in {
+        "peers": [row("tfidf-logreg", "baseline", s, 0.30) for s in range(3)]
+        + [row("setfit", "peer", s, 0.60 + s / 100) for s in range(3)],
+        "minilm": [row("tfidf-logreg", "baseline", s, 0.30) for s in range(3)]
+        + [row("full", "finetune", s, 0.50, pretrained="hf:/m", select="kfold") for s in range(3)]
+        + [row("setfit[minilm]", "finetune", s, [0.55, 0.57, 0.56][s], pretrained="hf:/m", select="kfold")
+           for s in range(3)],
+    }.items():  # fmt: skip
+        study = tmp_path / name
+        study.mkdir()
+        (study / "cells.jsonl").write_text("\n".join(json.dumps(c) for c in cells))
+        (study / "config.json").write_text(json.dumps({"pretrained": ["minilm=hf:/m"]}))
+        studies += ["--study", str(study)]
+    monkeypatch.setattr(peers, "RESULTS", results)
+    monkeypatch.setattr(peers, "save_json", lambda name, payload: (results / name).write_text(json.dumps(payload)))
+    argv = ["peers.py", "--task", "t", "--reference", "full[minilm]+kfold", *studies]
+    monkeypatch.setattr(sys, "argv", argv)
+    peers.main()
+    out = json.loads((results / "compare_t.json").read_text())
+    assert sorted(r["seed"] for r in out["rows"] if r["method"] == "tfidf-logreg") == [0, 1, 2]
+    assert out["reference"] == "full[minilm]+kfold"
+    by = {e["method"]: e for e in out["summary"]}
+    assert set(by) == {"tfidf-logreg", "setfit", "full[minilm]+kfold", "setfit[minilm]+kfold"}
+    assert by["setfit[minilm]+kfold"]["diff_vs_full_holdout"] == pytest.approx(0.06, abs=1e-6)
+    assert "diff_vs_full_holdout" not in by["full[minilm]+kfold"]
+    (entry,) = out["peers"]
+    assert entry["ptft_best"] == "setfit[minilm]+kfold"
+
+    (tmp_path / "other").mkdir()  # a study drawn on other labelled examples than the first is refused
+    (tmp_path / "other" / "cells.jsonl").write_text(json.dumps(row("tfidf-logreg", "baseline", 0, 0.3, "x")))
+    (results / "compare_t.json").unlink()
+    monkeypatch.setattr(sys, "argv", [*argv, "--study", str(tmp_path / "other")])
+    with pytest.raises(SystemExit, match="other labelled examples"):
+        peers.main()
