@@ -79,6 +79,16 @@ def added_summary(rows: list[dict[str, Any]], added: list[dict[str, Any]], task:
     return entries
 
 
+def in_study(cells: list[dict[str, Any]], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cells of the study's own seeds and budgets (its config.json): a study finished with `--resume --seeds N`
+    after an interrupted longer run keeps the cells it ran beyond N in cells.jsonl, which its report leaves out."""
+    if not config:
+        return cells
+    seeds = range(config.get("seed", 0), config.get("seed", 0) + config.get("seeds", 5))
+    budgets = set(config.get("labels_per_class", [r["labels_per_class"] for r in cells]))
+    return [r for r in cells if r["seed"] in seeds and r["labels_per_class"] in budgets]
+
+
 def study_rows(cells: list[dict[str, Any]], starts: dict[str, str], task: str,
                baselines: bool = False) -> list[dict[str, Any]]:  # fmt: skip
     """The rows a study brings: its peers and its fine-tuned rows (its baselines only check the pairing, unless
@@ -126,7 +136,7 @@ def main() -> None:
         config_file = Path(folder) / "config.json"
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
         starts = dict(start.partition("=")[::2] for start in config.get("pretrained", []))
-        rows = study_rows(cells, starts, args.task, baselines=new)
+        rows = study_rows(in_study(cells, config), starts, args.task, baselines=new)
         check_pairing(rows + [r for r in cells if r["kind"] == "baseline"], results["rows"] + added)
         added += rows
         for name, source in starts.items():  # the starts of the added rows, where they came from

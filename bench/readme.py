@@ -177,6 +177,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "compare_fashion_mnist": lambda: compare_table("fashion-mnist"),
     "compare_wordnet": lambda: compare_table("wordnet-supersenses"),
     "peers_wordnet": peers,
+    "compare_verbs": lambda: compare_table("wordnet-verb-supersenses"),
+    "peers_verbs": lambda: peers("wordnet-verb-supersenses"),
     "budget": budget,
     "objectives": objectives,
     "tables": lambda: tables("tables"),

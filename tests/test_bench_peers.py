@@ -32,6 +32,15 @@ def test_a_study_of_one_start_names_its_rows_by_the_start_and_the_selection() ->
     assert named == ["setfit", "full[minilm]+kfold", "setfit[minilm]"]
 
 
+def test_only_the_cells_of_the_studys_own_seeds_and_budgets_are_taken() -> None:
+    peers = peers_module()
+    cells = [row("setfit", "peer", s, 0.6) for s in range(4)]
+    cells.append({**row("setfit", "peer", 0, 0.7), "labels_per_class": 32})
+    kept = peers.in_study(cells, {"seed": 0, "seeds": 3, "labels_per_class": [8]})  # finished with --resume --seeds 3
+    assert [(r["seed"], r["labels_per_class"]) for r in kept] == [(0, 8), (1, 8), (2, 8)]
+    assert peers.in_study(cells, {}) == cells  # no config.json: every cell
+
+
 def test_rows_on_other_labelled_examples_are_not_paired() -> None:
     peers = peers_module()
     stored = [row("tfidf-logreg", "baseline", s, 0.3) for s in range(2)]
