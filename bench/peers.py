@@ -132,12 +132,13 @@ def main() -> None:
         cells_file = Path(folder) / "cells.jsonl"
         if not cells_file.is_file():
             raise SystemExit(f"{cells_file}: no such file; run the study first (see this script's docstring)")
-        cells = [json.loads(line) for line in cells_file.read_text().splitlines() if line.strip()]
         config_file = Path(folder) / "config.json"
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+        cells = in_study([json.loads(line) for line in cells_file.read_text().splitlines() if line.strip()], config)
         starts = dict(start.partition("=")[::2] for start in config.get("pretrained", []))
-        rows = study_rows(in_study(cells, config), starts, args.task, baselines=new)
-        check_pairing(rows + [r for r in cells if r["kind"] == "baseline"], results["rows"] + added)
+        rows = study_rows(cells, starts, args.task, baselines=new)
+        checked = rows if new else rows + [r for r in cells if r["kind"] == "baseline"]  # new: rows hold them
+        check_pairing(checked, results["rows"] + added)
         added += rows
         for name, source in starts.items():  # the starts of the added rows, where they came from
             results.setdefault("starts", {})[name] = source.replace(str(HERE.parent) + "/", "")
