@@ -13,13 +13,28 @@ from ptft.train.checkpoint import MANIFEST
 from ptft.train.run_folder import changed_options
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = RESULTS.parent.parent  # the checkout: paths under it are stored relative to it
+
+
+def portable(value: Any) -> Any:
+    """`value` with every path under the checkout made relative to it (`/home/me/ptft/bench/runs/x` ->
+    `bench/runs/x`, `hf:/home/me/ptft/.venv/...` -> `hf:.venv/...`), so a result file reads the same from
+    any clone."""
+    if isinstance(value, str):
+        return value.replace(f"{ROOT}/", "")
+    if isinstance(value, dict):
+        return {key: portable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [portable(item) for item in value]
+    return value
 
 
 def save_json(name: str, payload: Any) -> Path:
-    """`payload` as indented JSON in bench/results/`name` (the folder is made if missing); -> the file."""
+    """`payload` as indented JSON in bench/results/`name` (the folder is made if missing), its paths relative
+    to the checkout; -> the file."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / name
-    path.write_text(json.dumps(payload, indent=2))
+    path.write_text(json.dumps(portable(payload), indent=2))
     return path
 
 

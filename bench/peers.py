@@ -141,7 +141,7 @@ def main() -> None:
         check_pairing(checked, results["rows"] + added)
         added += rows
         for name, source in starts.items():  # the starts of the added rows, where they came from
-            results.setdefault("starts", {})[name] = source.replace(str(HERE.parent) + "/", "")
+            results.setdefault("starts", {})[name] = source
     added = list({_key(r): r for r in added}.values())  # a baseline in two studies of a new task: once
     replaced = {_key(r) for r in added}  # a study's row replaces the stored one of its method, budget and seed
     kept = [r for r in results["rows"] if _key(r) not in replaced]
