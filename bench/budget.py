@@ -127,6 +127,13 @@ def plot(task: str, rows: list[dict[str, Any]], baselines: list[str], path: Path
     return path
 
 
+def in_place(kept: list[dict[str, Any]], new: list[dict[str, Any]], task: str) -> list[dict[str, Any]]:
+    """The stored entries with `task`'s replaced by `new`, where its old ones stood (at the end for a new task),
+    so a re-run of one task leaves the order of the tasks, and of the README's table, as it was."""
+    order = list(dict.fromkeys([*(r["task"] for r in kept), task]))
+    return [r for t in order for r in (new if t == task else [r for r in kept if r["task"] == t])]
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
@@ -177,7 +184,7 @@ def main() -> None:
               f"{100 * g['gain_vs_best_baseline']:+.1f} [{100 * b_lo:+.1f}, {100 * b_hi:+.1f}]")  # fmt: skip
     path = RESULTS / "budget.json"
     kept = json.loads(path.read_text()) if path.is_file() else {"rows": [], "gains": []}
-    payload = {key: [r for r in kept[key] if r.get("task") != args.task] + new
+    payload = {key: in_place(kept[key], new, args.task)
                for key, new in (("rows", rows), ("gains", [{"task": args.task, **g} for g in table]))}  # fmt: skip
     figure = plot(task.title, rows, baselines, RESULTS / f"budget_{args.task}.png")
     print(f"wrote {save_json('budget.json', payload)} and {figure}")

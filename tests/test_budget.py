@@ -1,5 +1,6 @@
 """bench/budget.py's bookkeeping: gains are paired by seed against scratch and the best baseline, and a finished
-bundle is reused only when its config is the one the budget asks for (where it was written does not count)."""
+bundle is reused only when its config is the one the budget asks for (where it was written does not count), and a
+re-run of one task replaces its rows where they stood."""
 
 from __future__ import annotations
 
@@ -67,3 +68,11 @@ def test_row_names_carry_strategy_objective_and_minutes_and_a_study_only_grows(t
     assert budget.grown(tmp_path, "methods", ("a", "b")) == ("a", "b")  # no study yet
     (tmp_path / "config.json").write_text(json.dumps({"methods": ["a", "c"]}))
     assert budget.grown(tmp_path, "methods", ("b", "a")) == ("a", "c", "b")  # earlier entries kept, in order
+
+
+def test_a_rerun_of_one_task_replaces_its_rows_where_they_stood() -> None:
+    budget = budget_module()
+    kept = [{"task": "a", "v": 1}, {"task": "b", "v": 2}, {"task": "b", "v": 3}, {"task": "c", "v": 4}]
+    assert budget.in_place(kept, [{"task": "b", "v": 9}], "b") == [{"task": "a", "v": 1}, {"task": "b", "v": 9},
+                                                                  {"task": "c", "v": 4}]  # fmt: skip
+    assert budget.in_place(kept[:1], [{"task": "n", "v": 5}], "n") == [{"task": "a", "v": 1}, {"task": "n", "v": 5}]

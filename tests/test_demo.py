@@ -93,6 +93,8 @@ def test_the_wordnet_demo_runs_on_a_tiny_stand_in(
     cfg = DemoConfig(task="wordnet-supersenses", data_dir=str(folder))
     with pytest.raises(ptft.errors.ConfigError, match="unknown demo task 'imagenet'"):
         demo.run_demo(replace(cfg, task="imagenet"))
+    with pytest.raises(ptft.errors.ConfigError, match="'pretrain_minutes' is a time budget"):
+        replace(cfg, pretrain_minutes=-1)
 
 
 def test_the_table_demo_runs_on_the_built_in_letter_table(
@@ -107,9 +109,11 @@ def test_the_table_demo_runs_on_the_built_in_letter_table(
         pytest.skip(f"the built-in tables are not unpacked here ({exc}); make data-tables unpacks them")
     monkeypatch.setattr(demo, "TABLE_FINETUNE_LOOP", replace(demo.TABLE_FINETUNE_LOOP, steps=10, eval_every=5))
     monkeypatch.setattr(demo, "TABLE_MODEL", replace(demo.TABLE_MODEL, dim=16, depth=2))
+    monkeypatch.setattr(demo, "TABLE_MINUTES", 0.02)  # the task's own budget, taken when none is given
     monkeypatch.chdir(tmp_path)
-    demo.run_demo(DemoConfig(task="letter", pretrain_minutes=0.02, seeds=1, labels_per_class=3))
+    demo.run_demo(DemoConfig(task="letter", seeds=1, labels_per_class=3))
     out = capsys.readouterr().out
+    assert "for up to 0.02 minutes" in out
     assert "3 labels per class (in all)" in out and "ptft's best" in out
     results = json.loads((tmp_path / "runs" / "demo-letter" / "compare" / "results.json").read_text())
     assert [r["method"] for r in results["rows"]] == ["logreg", "lightgbm", "knn", "scratch", "full", "lp-ft"]

@@ -271,10 +271,15 @@ class DemoConfig:
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     out: str = ""  # output folder; empty = the task's own (runs/demo-fashion-mnist, runs/demo-wordnet); kept: -2, ...
     overwrite: bool = False  # replace an existing run folder
-    pretrain_minutes: float = 8.0  # pre-training's time budget (images SimCLR, text MLM, tables masked cells)
+    pretrain_minutes: float = 0.0  # pre-training's time budget in minutes; 0 = the task's (images 8, text 15, tables 8)
     labels_per_class: int = 0  # labels per class in all; 0 = the task's (fashion-mnist 20, wordnet 64/32, tables 10)
     seed: int = 0  # first seed
     seeds: int = 5  # label draws (seeds) per method, paired across methods
+
+    def __post_init__(self) -> None:
+        if self.pretrain_minutes < 0:
+            raise ConfigError(f"option 'pretrain_minutes' is a time budget: use > 0, or 0 for the task's own, "
+                              f"not {self.pretrain_minutes:g}")  # fmt: skip
 
 
 @dataclass(frozen=True)
