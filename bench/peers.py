@@ -4,10 +4,11 @@
 Peers are slow, so they run in a compare study of their own (with the task's baselines), and so may ptft's
 methods from another start (`full[minilm]`, in a second `--study`); a budget and a seed pick the same
 labelled examples in every study, and this script checks it: each row's `labelled` fingerprint must equal
-that of the stored baseline rows of its (budget, seed). It then puts the peer and fine-tuned rows into
-bench/results/compare_<task>.json (replacing a stored row of the same method, budget and seed) and writes
-its `peers` section: per budget the peer's mean with its 95 % interval, ptft's best method there (the best
-fine-tuned row by mean) and the paired difference, best minus peer, with its interval.
+that of the stored rows of its (budget, seed). It then puts the peer and fine-tuned rows into
+bench/results/compare_<task>.json, or the results file `--into` names (replacing a stored row of the same
+method, budget and seed), and writes its `peers` section: per budget the peer's mean with its 95 % interval,
+ptft's best method there (the best fine-tuned row by mean) and the paired difference, best minus peer, with
+its interval.
 
     .venv/bin/ptft compare --data wordnet-supersenses --test wordnet-supersenses:test \\
         --pretrained minilm=hf:$MINILM --methods tfidf-logreg,minilm-frozen-logreg,setfit \\
@@ -38,8 +39,9 @@ def _seeds(rows: list[dict[str, Any]], method: str, k: int) -> dict[int, float]:
 
 
 def check_pairing(peer_rows: list[dict[str, Any]], stored: list[dict[str, Any]]) -> None:
-    """Every peer row trained on the labelled examples the stored rows of its budget and seed trained on."""
-    known = {(r["labels_per_class"], r["seed"]): r["labelled"] for r in stored if r["kind"] == "baseline"}
+    """Every peer row trained on the labelled examples the stored rows of its budget and seed trained on (each
+    stored row that records them: the baselines, or the fine-tuned rows of a file that has none)."""
+    known = {(r["labels_per_class"], r["seed"]): r["labelled"] for r in stored if r.get("labelled")}
     for row in peer_rows:
         key = (row["labels_per_class"], row["seed"])
         if key in known and known[key] != row["labelled"]:
@@ -123,8 +125,10 @@ def main() -> None:
     parser.add_argument("--study", action="append", default=[],
                         help="a compare folder with peer rows or ptft rows from another start (may repeat); "
                         "default bench/runs/peers/<task>")  # fmt: skip
+    parser.add_argument("--into", default="", help="the results file to add the rows to, in bench/results/; "
+                        "default compare_<task>.json")  # fmt: skip
     args = parser.parse_args()
-    path = RESULTS / f"compare_{args.task}.json"
+    path = RESULTS / (args.into or f"compare_{args.task}.json")
     new = not path.is_file()  # a task with no stored results: its studies' baselines are its rows
     results = {"rows": [], "summary": []} if new else json.loads(path.read_text())
     added: list[dict[str, Any]] = []

@@ -47,6 +47,35 @@ def test_rows_on_other_labelled_examples_are_not_paired() -> None:
     peers.check_pairing([row("full[minilm]", "finetune", 1, 0.5)], stored)  # the same ids: paired
     with pytest.raises(SystemExit, match="other labelled examples"):
         peers.check_pairing([row("full[minilm]", "finetune", 1, 0.5, labelled="other")], stored)
+    tuned_only = [row("full[minilm]", "finetune", s, 0.7) for s in range(2)]  # a file with no baseline rows
+    with pytest.raises(SystemExit, match="other labelled examples"):
+        peers.check_pairing([row("self-train[minilm]", "finetune", 0, 0.7, labelled="other")], tuned_only)
+
+
+def test_the_rows_go_into_the_results_file_named_and_pair_with_its_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    peers = peers_module()
+    results = tmp_path / "results"
+    results.mkdir()
+    stored = {"commands": ["c"], "rows": [row("full[minilm]", "finetune", s, 0.70 + s / 100) for s in range(3)],
+              "summary": [{"method": "full[minilm]"}]}  # fmt: skip
+    (results / "tapt_t.json").write_text(json.dumps(stored))
+    study = tmp_path / "study"
+    study.mkdir()
+    cells = [row("self-train", "finetune", s, 0.72 + s / 100, pretrained="hf:/m", select="holdout") for s in range(3)]
+    (study / "cells.jsonl").write_text("\n".join(json.dumps(c) for c in cells))
+    (study / "config.json").write_text(json.dumps({"pretrained": ["minilm=hf:/m"]}))
+    monkeypatch.setattr(peers, "RESULTS", results)
+    monkeypatch.setattr(peers, "save_json", lambda name, payload: (results / name).write_text(json.dumps(payload)))
+    argv = ["peers.py", "--task", "t", "--into", "tapt_t.json", "--reference", "full[minilm]", "--study", str(study)]
+    monkeypatch.setattr(sys, "argv", argv)
+    peers.main()
+    assert not (results / "compare_t.json").exists()
+    out = json.loads((results / "tapt_t.json").read_text())
+    assert out["commands"] == ["c"] and len(out["rows"]) == 6
+    by = {e["method"]: e for e in out["summary"]}
+    assert by["self-train[minilm]"]["diff_vs_full_holdout"] == pytest.approx(0.02, abs=1e-6)
 
 
 def test_the_script_adds_a_studys_rows_and_pairs_the_best_with_the_peer(
