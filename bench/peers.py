@@ -150,14 +150,16 @@ def main() -> None:
     replaced = {_key(r) for r in added}  # a study's row replaces the stored one of its method, budget and seed
     kept = [r for r in results["rows"] if _key(r) not in replaced]
     results["rows"] = kept + added
-    results["peers"] = peer_table(results["rows"], args.peer)
+    peers = peer_table(results["rows"], args.peer)
+    if peers or "peers" in results:  # a results file with no peer rows gets no empty section
+        results["peers"] = peers
     reference = args.reference or ("full" if any(r["method"] == "full" for r in kept) else "full[pretrain]")
     results["reference"] = reference
     names = {r["method"] for r in added}
     summary = [e for e in results["summary"] if e["method"] not in names]
     results["summary"] = summary + added_summary(results["rows"], added, args.task, reference)
     print(f"{'K':>4} {'peer':<8} {'peer %':>14} {'ptft best':<22} {'best %':>7} {'best - peer (points)':>24}")
-    for e in results["peers"]:
+    for e in peers:
         lo, hi = e["peer_ci"]
         line = f"{e['labels_per_class']:>4} {e['peer']:<8} {100 * e['peer_mean']:5.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
         if "ptft_best" in e:
