@@ -29,6 +29,7 @@ from typing import Any
 
 from _common import RESULTS, against_full, save_json
 
+from ptft.evaluate.compare import starts as named_starts
 from ptft.evaluate.summary import summarize
 
 HERE = Path(__file__).resolve().parent
@@ -139,7 +140,7 @@ def main() -> None:
         config_file = Path(folder) / "config.json"
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
         cells = in_study([json.loads(line) for line in cells_file.read_text().splitlines() if line.strip()], config)
-        starts = dict(start.partition("=")[::2] for start in config.get("pretrained", []))
+        starts = named_starts(tuple(config.get("pretrained", [])))  # NAME=SOURCE, or named after its folder
         rows = study_rows(cells, starts, args.task, baselines=new)
         checked = rows if new else rows + [r for r in cells if r["kind"] == "baseline"]  # new: rows hold them
         check_pairing(checked, results["rows"] + added)

@@ -30,6 +30,10 @@ def test_a_study_of_one_start_names_its_rows_by_the_start_and_the_selection() ->
              row("setfit[minilm]", "finetune", 0, 0.55, pretrained="hf:/m", select="holdout")]  # fmt: skip
     named = [r["method"] for r in peers.study_rows(cells, {"minilm": "hf:/m"}, "t")]
     assert named == ["setfit", "full[minilm]+kfold", "setfit[minilm]"]
+    unnamed = peers.named_starts(("runs/pre-15min",))  # a start given without a name is named after its folder
+    assert unnamed == {"pre-15min": "runs/pre-15min"}
+    cells = [row("full", "finetune", 0, 0.5, pretrained="runs/pre-15min", select="holdout")]
+    assert [r["method"] for r in peers.study_rows(cells, unnamed, "t")] == ["full[pre-15min]"]
 
 
 def test_only_the_cells_of_the_studys_own_seeds_and_budgets_are_taken() -> None:
