@@ -8,7 +8,8 @@ that of the stored rows of its (budget, seed). It then puts the peer and fine-tu
 bench/results/compare_<task>.json, or the results file `--into` names (replacing a stored row of the same
 method, budget and seed), and writes its `peers` section: per budget the peer's mean with its 95 % interval,
 ptft's best method there (the best fine-tuned row by mean) and the paired difference, best minus peer, with
-its interval.
+its interval. A control that is no compare method (FixMatch from a random init) comes as `ptft finetune`
+bundles on the same labels, `--bundle 'fixmatch[scratch]=FOLDER'` each, checked the same way.
 
     .venv/bin/ptft compare --data wordnet-supersenses --test wordnet-supersenses:test \\
         --pretrained minilm=hf:$MINILM --methods tfidf-logreg,minilm-frozen-logreg,setfit \\
@@ -113,6 +114,25 @@ def study_rows(cells: list[dict[str, Any]], starts: dict[str, str], task: str,
     return out
 
 
+def bundle_row(spec: str, task: str) -> dict[str, Any]:
+    """`NAME=FOLDER`: a `ptft finetune` bundle that was given `--test` -> its row, named NAME (a control no compare
+    method is, e.g. FixMatch from a random init: `fixmatch[scratch]`); its budget is its labels plus validation
+    examples per class, as compare counts K."""
+    name, _, folder = spec.partition("=")
+    meta_file = Path(folder) / "ptft.json"
+    if not name or not meta_file.is_file():
+        raise SystemExit(f"--bundle {spec}: give NAME=FOLDER, FOLDER a finished `ptft finetune` bundle")
+    meta = json.loads(meta_file.read_text())
+    config, metrics = meta["config"], meta["metrics"]
+    if "test" not in metrics:
+        raise SystemExit(f"{meta_file}: no test score; fine-tune with --test")
+    val = config["val_per_class"] or config["labels_per_class"]
+    return {"task": task, "method": name, "kind": "finetune", "labels_per_class": config["labels_per_class"] + val,
+            "seed": config["loop"]["seed"], "pretrained": config["pretrained"], "select": "holdout",
+            "accuracy": metrics["test"]["accuracy"], "macro_f1": metrics["test"]["macro_f1"],
+            "labelled": metrics["labelled"], "steps": metrics["steps"], "seconds": metrics["seconds"]}  # fmt: skip
+
+
 def _key(row: dict[str, Any]) -> tuple[str, int, int]:
     return row["method"], row["labels_per_class"], row["seed"]
 
@@ -128,6 +148,9 @@ def main() -> None:
                         "default bench/runs/peers/<task>")  # fmt: skip
     parser.add_argument("--into", default="", help="the results file to add the rows to, in bench/results/; "
                         "default compare_<task>.json")  # fmt: skip
+    parser.add_argument("--bundle", action="append", default=[],
+                        help="NAME=FOLDER: a `ptft finetune` bundle (run with --test) as a row named NAME; may "
+                        "repeat")  # fmt: skip
     args = parser.parse_args()
     path = RESULTS / (args.into or f"compare_{args.task}.json")
     new = not path.is_file()  # a task with no stored results: its studies' baselines are its rows
@@ -147,6 +170,9 @@ def main() -> None:
         added += rows
         for name, source in starts.items():  # the starts of the added rows, where they came from
             results.setdefault("starts", {})[name] = source
+    bundles = [bundle_row(spec, args.task) for spec in args.bundle]
+    check_pairing(bundles, results["rows"] + added)
+    added += bundles
     added = list({_key(r): r for r in added}.values())  # a baseline in two studies of a new task: once
     replaced = {_key(r) for r in added}  # a study's row replaces the stored one of its method, budget and seed
     kept = [r for r in results["rows"] if _key(r) not in replaced]

@@ -153,3 +153,22 @@ def test_a_task_with_no_stored_results_takes_its_studies_baselines_once_and_the_
     monkeypatch.setattr(sys, "argv", [*argv, "--study", str(tmp_path / "other")])
     with pytest.raises(SystemExit, match="other labelled examples"):
         peers.main()
+
+
+def test_a_finetune_bundle_is_a_row_counted_as_compare_counts_its_budget(tmp_path: Path) -> None:
+    peers = peers_module()
+    folder = tmp_path / "fm"
+    folder.mkdir()
+    meta = {"config": {"labels_per_class": 15, "val_per_class": 5, "pretrained": "", "loop": {"seed": 3}},
+            "metrics": {"test": {"accuracy": 0.74, "macro_f1": 0.73}, "labelled": "ids3", "steps": 900,
+                        "seconds": 80.0}}  # fmt: skip
+    (folder / "ptft.json").write_text(json.dumps(meta))
+    got = peers.bundle_row(f"fixmatch[scratch]={folder}", "t")
+    assert (got["method"], got["labels_per_class"], got["seed"], got["accuracy"]) == ("fixmatch[scratch]", 20, 3, 0.74)
+    peers.check_pairing([{**got, "labels_per_class": 8}], [row("tfidf-logreg", "baseline", 3, 0.3)])  # same ids
+    del meta["metrics"]["test"]
+    (folder / "ptft.json").write_text(json.dumps(meta))
+    with pytest.raises(SystemExit, match="no test score"):
+        peers.bundle_row(f"x={folder}", "t")
+    with pytest.raises(SystemExit, match="NAME=FOLDER"):
+        peers.bundle_row(str(folder), "t")
