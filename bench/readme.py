@@ -72,10 +72,10 @@ def _points(entry: dict[str, Any], key: str, low: str, high: str) -> str:
     return f"{100 * entry[key]:+.1f} [{100 * entry[low]:+.1f}, {100 * entry[high]:+.1f}]"
 
 
-def compare_table(task: str) -> str:
-    """One row per method, per budget K: test accuracy with its 95 % interval, and the paired difference
-    against `full` with held-out selection (or the study's stored `reference`), in points."""
-    results = load(f"compare_{task}")
+def compare_table(name: str) -> str:
+    """One row per method of bench/results/`name`.json, per budget K: test accuracy with its 95 % interval, and
+    the paired difference against `full` with held-out selection (or the file's stored `reference`), in points."""
+    results = load(name)
     summary, reference = results["summary"], results.get("reference", "full")
     ks = sorted({s["labels_per_class"] for s in summary})
     by = {(s["method"], s["labels_per_class"]): s for s in summary}
@@ -174,10 +174,11 @@ TABLES: dict[str, Callable[[], str]] = {
     "fashion_mnist_throughput": fashion_mnist_throughput,
     "throughput": throughput,
     "memory": memory,
-    "compare_fashion_mnist": lambda: compare_table("fashion-mnist"),
-    "compare_wordnet": lambda: compare_table("wordnet-supersenses"),
+    "compare_fashion_mnist": lambda: compare_table("compare_fashion-mnist"),
+    "compare_wordnet": lambda: compare_table("compare_wordnet-supersenses"),
     "peers_wordnet": peers,
-    "compare_verbs": lambda: compare_table("wordnet-verb-supersenses"),
+    "compare_verbs": lambda: compare_table("compare_wordnet-verb-supersenses"),
+    "pool_fashion_mnist": lambda: compare_table("pool_fashion-mnist"),
     "peers_verbs": lambda: peers("wordnet-verb-supersenses"),
     "budget": budget,
     "objectives": objectives,
