@@ -23,6 +23,23 @@ def row(method: str, kind: str, seed: int, accuracy: float, labelled: str = "ids
             "macro_f1": accuracy, "labelled": f"{labelled}{seed}", **more}  # fmt: skip
 
 
+def results_folder(peers: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty bench/results for the script to read and write."""
+    results = tmp_path / "results"
+    results.mkdir()
+    monkeypatch.setattr(peers, "RESULTS", results)
+    monkeypatch.setattr(peers, "save_json", lambda name, payload: (results / name).write_text(json.dumps(payload)))
+    return results
+
+
+def write_study(study: Path, cells: list[dict[str, Any]]) -> Path:
+    """A finished compare study of one start, minilm=hf:/m."""
+    study.mkdir()
+    (study / "cells.jsonl").write_text("\n".join(json.dumps(c) for c in cells))
+    (study / "config.json").write_text(json.dumps({"pretrained": ["minilm=hf:/m"]}))
+    return study
+
+
 def test_a_study_of_one_start_names_its_rows_by_the_start_and_the_selection() -> None:
     peers = peers_module()
     cells = [row("tfidf-logreg", "baseline", 0, 0.3), row("setfit", "peer", 0, 0.6),
@@ -60,18 +77,12 @@ def test_the_rows_go_into_the_results_file_named_and_pair_with_its_reference(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     peers = peers_module()
-    results = tmp_path / "results"
-    results.mkdir()
+    results = results_folder(peers, tmp_path, monkeypatch)
     stored = {"commands": ["c"], "rows": [row("full[minilm]", "finetune", s, 0.70 + s / 100) for s in range(3)],
               "summary": [{"method": "full[minilm]"}]}  # fmt: skip
     (results / "tapt_t.json").write_text(json.dumps(stored))
-    study = tmp_path / "study"
-    study.mkdir()
     cells = [row("self-train", "finetune", s, 0.72 + s / 100, pretrained="hf:/m", select="holdout") for s in range(3)]
-    (study / "cells.jsonl").write_text("\n".join(json.dumps(c) for c in cells))
-    (study / "config.json").write_text(json.dumps({"pretrained": ["minilm=hf:/m"]}))
-    monkeypatch.setattr(peers, "RESULTS", results)
-    monkeypatch.setattr(peers, "save_json", lambda name, payload: (results / name).write_text(json.dumps(payload)))
+    study = write_study(tmp_path / "study", cells)
     argv = ["peers.py", "--task", "t", "--into", "tapt_t.json", "--reference", "full[minilm]", "--study", str(study)]
     monkeypatch.setattr(sys, "argv", argv)
     peers.main()
@@ -89,18 +100,12 @@ def test_the_script_adds_a_studys_rows_and_pairs_the_best_with_the_peer(
     stored = [row("tfidf-logreg", "baseline", s, 0.30 + s / 100) for s in range(3)]
     stored += [row("full[pretrain]", "finetune", s, 0.40 + s / 100) for s in range(3)]
     stored += [row("setfit", "peer", s, 0.60 + s / 100) for s in range(3)]
-    results = tmp_path / "results"
-    results.mkdir()
+    results = results_folder(peers, tmp_path, monkeypatch)
     stored_file = {"rows": stored, "summary": [{"method": "setfit"}], "pretrained": "x"}
     (results / "compare_t.json").write_text(json.dumps(stored_file))
-    study = tmp_path / "study"
-    study.mkdir()
     cells = [row("tfidf-logreg", "baseline", s, 0.30 + s / 100) for s in range(3)]
     cells += [row("setfit", "finetune", s, [0.62, 0.60, 0.66][s], pretrained="hf:/m", select="kfold") for s in range(3)]
-    (study / "cells.jsonl").write_text("\n".join(json.dumps(c) for c in cells))
-    (study / "config.json").write_text(json.dumps({"pretrained": ["minilm=hf:/m"]}))
-    monkeypatch.setattr(peers, "RESULTS", results)
-    monkeypatch.setattr(peers, "save_json", lambda name, payload: (results / name).write_text(json.dumps(payload)))
+    study = write_study(tmp_path / "study", cells)
     monkeypatch.setattr(sys, "argv", ["peers.py", "--task", "t", "--study", str(study)])
     peers.main()
     out = json.loads((results / "compare_t.json").read_text())
@@ -116,8 +121,7 @@ def test_a_task_with_no_stored_results_takes_its_studies_baselines_once_and_the_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     peers = peers_module()
-    results = tmp_path / "results"
-    results.mkdir()
+    results = results_folder(peers, tmp_path, monkeypatch)
     studies = []
     for name, cells in {
         "peers": [row("tfidf-logreg", "baseline", s, 0.30) for s in range(3)]
@@ -127,13 +131,7 @@ def test_a_task_with_no_stored_results_takes_its_studies_baselines_once_and_the_
         + [row("setfit[minilm]", "finetune", s, [0.55, 0.57, 0.56][s], pretrained="hf:/m", select="kfold")
            for s in range(3)],
     }.items():  # fmt: skip
-        study = tmp_path / name
-        study.mkdir()
-        (study / "cells.jsonl").write_text("\n".join(json.dumps(c) for c in cells))
-        (study / "config.json").write_text(json.dumps({"pretrained": ["minilm=hf:/m"]}))
-        studies += ["--study", str(study)]
-    monkeypatch.setattr(peers, "RESULTS", results)
-    monkeypatch.setattr(peers, "save_json", lambda name, payload: (results / name).write_text(json.dumps(payload)))
+        studies += ["--study", str(write_study(tmp_path / name, cells))]
     argv = ["peers.py", "--task", "t", "--reference", "full[minilm]+kfold", *studies]
     monkeypatch.setattr(sys, "argv", argv)
     peers.main()
