@@ -254,6 +254,33 @@ def test_named_starts_and_a_method_from_one_start_only() -> None:
     assert lrs == {"scratch": 3e-3, "full[mine]": 3e-4, "full[minilm]": 1e-4, "lp-ft[mine]": 3e-4}
 
 
+def test_a_pool_strategy_from_a_random_init_is_a_control_and_never_the_pre_training_verdict(
+    tmp_path: Path, pretrained: Path
+) -> None:
+    from ptft.config import CompareConfig
+    from ptft.errors import ConfigError
+    from ptft.modalities import MODALITIES
+
+    image = MODALITIES.get("image")
+    (cell,) = compare_module.plan(CompareConfig(methods=("fixmatch[scratch]",), seeds=1), image)  # no start needed
+    assert (cell.method, cell.strategy, cell.pretrained) == ("fixmatch[scratch]", "fixmatch", "")
+    assert compare_module.start_lr(CompareConfig(scratch_lr=3e-3), cell.pretrained) == 3e-3
+    with pytest.raises(ConfigError, match=r"'lp-ft\[scratch\]': it keeps or adapts pre-trained weights; .*fixmatch"):
+        compare_module.plan(CompareConfig(methods=("lp-ft[scratch]",)), image)
+    with pytest.raises(ConfigError, match="that is `scratch`"):
+        compare_module.plan(CompareConfig(methods=("full[scratch]",)), image)
+    named = CompareConfig(pretrained=("scratch=runs/a", "runs/b"), methods=("full[scratch]",))
+    mine = compare_module.plan(named, image)
+    assert mine[0].pretrained == "runs/a"  # a start the user named `scratch` is that start
+    results = study(tmp_path, pretrained, methods="scratch,full,self-train[scratch]", labels_per_class="4", seeds=2)
+    control = [r for r in results["rows"] if r["method"] == "self-train[scratch]"]
+    assert len(control) == 2 and all(r["pretrained"] == "" for r in control)
+    entry = next(s for s in results["summary"] if s["method"] == "self-train[scratch]")
+    assert entry["diff_vs_scratch"] is not None  # its gain over scratch is the pool's, shown beside the others
+    (judged,) = results["verdicts"]
+    assert judged["sentences"][0].startswith("pre-training (full)")  # never the control, whatever it scored
+
+
 def test_resume_grows_a_study_by_a_budget_and_a_seed_without_rerunning_a_cell(
     tmp_path: Path, pretrained: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

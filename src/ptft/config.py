@@ -195,7 +195,7 @@ class CompareConfig:
     task: str = "classification"  # classification (accuracy, macro-F1) | regression (R², RMSE; K = labels in all)
     data_dir: str = ""  # where built-in datasets live ('' = $PTFT_DATA_DIR or the Debian package path)
     pretrained: tuple[str, ...] = ()  # ptft run folders and/or hf:PATH, comma-separated; NAME=SOURCE names a start
-    methods: tuple[str, ...] = ()  # () = baselines + peers, scratch, linear, full, llrd, lp-ft, gradual-unfreeze, lora
+    methods: tuple[str, ...] = ()  # () = baselines, scratch, default strategies; fixmatch[scratch]: from a random init
     labels_per_class: tuple[int, ...] = (10,)  # label budgets K: K labelled examples per class in all
     seeds: int = 5  # label draws per budget (every method sees the same K examples per seed)
     seed: int = 0  # the first seed

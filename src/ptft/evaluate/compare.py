@@ -32,7 +32,7 @@ from ptft.data.types import Examples
 from ptft.errors import ConfigError, DataError
 from ptft.evaluate.baselines import run_baseline
 from ptft.evaluate.report import write_reports
-from ptft.evaluate.summary import RIVALS, summarize, verdicts
+from ptft.evaluate.summary import RIVALS, SCRATCH, summarize, verdicts
 from ptft.finetune.job import Finetuned, run_finetune
 from ptft.finetune.model import load
 from ptft.finetune.strategies import STRATEGIES, lora_targets
@@ -139,6 +139,8 @@ def _strategy_rows(
     SetFit peer is `setfit[minilm]`)."""
     strategy, _, name = method.partition("[")
     named = starts(cfg.pretrained)
+    if name == f"{RANDOM_INIT}]" and RANDOM_INIT not in named:
+        return [_random_init_row(strategy, method)]
     if not named:
         raise ConfigError(f"method '{method}' fine-tunes a pre-trained encoder; give --pretrained RUN|hf:PATH")
     if name and (not name.endswith("]") or name[:-1] not in named):
@@ -151,6 +153,17 @@ def _strategy_rows(
 
 DEFAULT_STRATEGIES = ("linear", "full", "llrd", "lp-ft", "gradual-unfreeze")  # + lora where it applies
 CLASSES_ONLY = ("setfit", "self-train", "label-prop", "fixmatch")  # strategies that need classes
+# `fixmatch[scratch]`: a strategy that uses the pool or pairs, from a random init (lr --scratch-lr, the shape of
+# `scratch`): the control that tells pre-training's share of its gain from the pool's (unless a start is named so)
+RANDOM_INIT = SCRATCH
+
+
+def _random_init_row(strategy: str, method: str) -> tuple[str, str, str, str]:
+    if strategy not in CLASSES_ONLY:
+        what = "that is `scratch`" if strategy == "full" else "it keeps or adapts pre-trained weights"
+        raise ConfigError(f"method '{method}': {what}; [{RANDOM_INIT}] is for the strategies that use the pool or "
+                          f"pairs: {', '.join(f'{s}[{RANDOM_INIT}]' for s in CLASSES_ONLY)}")  # fmt: skip
+    return method, "finetune", strategy, ""
 
 
 def _lora_applies(source: str, modality: Modality, cfg: CompareConfig) -> bool:

@@ -11,6 +11,11 @@ from typing import Any
 from ptft.evaluate.stats import Interval, paired_difference, t_interval, verdict
 
 SCRATCH = "scratch"
+
+
+def from_random_init(method: str) -> bool:
+    """`scratch`, or a strategy run from a random init as a control (`fixmatch[scratch]`): no pre-training to judge."""
+    return method == SCRATCH or method.endswith(f"[{SCRATCH}]")
 RIVALS = ("baseline", "peer")  # the kinds of row that are not ptft's own training
 
 
@@ -88,7 +93,7 @@ def verdicts(summary: list[dict[str, Any]], rows: list[dict[str, Any]], key: str
     unit, name = (100.0, "points") if key == "accuracy" else (1.0, "in R²")
     for per_class in sorted({s["labels_per_class"] for s in summary}):
         here = [s for s in summary if s["labels_per_class"] == per_class]
-        pretrained = [s for s in here if s["kind"] == "finetune" and s["method"] != SCRATCH]
+        pretrained = [s for s in here if s["kind"] == "finetune" and not from_random_init(s["method"])]
         sentences = []
         if not pretrained:
             sentences.append("no method fine-tunes a pre-trained encoder here (give --pretrained): nothing to judge")
