@@ -33,7 +33,7 @@ from ptft.errors import ConfigError, DataError
 from ptft.evaluate.baselines import run_baseline
 from ptft.evaluate.report import write_reports
 from ptft.evaluate.summary import RIVALS, SCRATCH, summarize, verdicts
-from ptft.finetune.job import Finetuned, run_finetune
+from ptft.finetune.job import Finetuned, refuse_fixmatch_without_views, run_finetune
 from ptft.finetune.model import load
 from ptft.finetune.strategies import STRATEGIES, lora_targets
 from ptft.modalities import Baseline, Modality, modality_of, read_data
@@ -221,6 +221,7 @@ def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
             if cfg.task == "regression" and method.partition("[")[0] in CLASSES_ONLY:
                 fits = ", ".join(DEFAULT_STRATEGIES)
                 raise ConfigError(f"method '{method}' needs classes; for regression use {fits} or lora")
+            refuse_fixmatch_without_views(method.partition("[")[0], modality)  # before any cell runs
             rows += _strategy_rows(method, cfg, frozenset(modality.baselines))
         else:
             known = [*modality.baselines, "scratch", *STRATEGIES.names()]

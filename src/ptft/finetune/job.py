@@ -47,6 +47,14 @@ class Finetuned:
     run_dir: Path
 
 
+
+def refuse_fixmatch_without_views(strategy: str, modality: Modality) -> None:
+    """FixMatch needs two augmented views of a pool example; a modality without them (text) cannot run it."""
+    if strategy == "fixmatch" and modality.views is None:
+        raise ConfigError(
+            f"strategy 'fixmatch' needs image augmentations; for {modality.name} use full, linear or self-train"
+        )
+
 def starting_point(cfg: FinetuneConfig, modality: Modality, data: Examples, info: Dist) -> Imported:
     """The preprocessing, encoder spec and weights to start from: a ptft bundle, a Hugging Face folder
     (`hf:PATH`), or nothing (scratch: a new preprocessing fitted on this data, random weights)."""
@@ -130,10 +138,7 @@ def _inputs(
     if cfg.pretrained and Path(cfg.out).resolve() == Path(cfg.pretrained).resolve():
         raise ConfigError(f"--out {cfg.out} is the pre-trained bundle itself; choose another --out")
     modality = modality_of(loaded)
-    if cfg.strategy == "fixmatch" and modality.views is None:
-        raise ConfigError(
-            f"strategy 'fixmatch' needs image augmentations; for {modality.name} use full, linear or self-train"
-        )
+    refuse_fixmatch_without_views(cfg.strategy, modality)
     test = _read(cfg.test, cfg) if cfg.test else None
     targets = numeric_targets(loaded) if cfg.task == "regression" else None  # bad values fail here
     return loaded, modality, test, targets
