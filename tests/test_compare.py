@@ -269,11 +269,12 @@ def test_a_pool_strategy_from_a_random_init_is_a_control_and_never_the_pre_train
         compare_module.plan(CompareConfig(methods=("lp-ft[scratch]",)), image)
     with pytest.raises(ConfigError, match="that is `scratch`"):
         compare_module.plan(CompareConfig(methods=("full[scratch]",)), image)
-    named = CompareConfig(pretrained=("scratch=runs/a", "runs/b"), methods=("full[scratch]",))
-    mine = compare_module.plan(named, image)
+    with pytest.raises(ConfigError, match=r"may not be named 'scratch'.*--pretrained NAME=runs/scratch"):
+        compare_module.plan(CompareConfig(pretrained=("runs/scratch",), methods=("full",)), image)  # by its folder
+    with pytest.raises(ConfigError, match="may not be named 'scratch'"):  # else the verdict would pass it over
+        compare_module.plan(CompareConfig(pretrained=("scratch=runs/a",), methods=("full",)), image)
     with pytest.raises(ConfigError, match="'fixmatch' needs image augmentations; for text"):  # at plan, not cell 40
         compare_module.plan(CompareConfig(methods=("scratch", "fixmatch[scratch]")), MODALITIES.get("text"))
-    assert mine[0].pretrained == "runs/a"  # a start the user named `scratch` is that start
     results = study(tmp_path, pretrained, methods="scratch,full,self-train[scratch]", labels_per_class="4", seeds=2)
     control = [r for r in results["rows"] if r["method"] == "self-train[scratch]"]
     assert len(control) == 2 and all(r["pretrained"] == "" for r in control)

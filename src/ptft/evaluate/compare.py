@@ -105,6 +105,9 @@ def starts(pretrained: tuple[str, ...]) -> dict[str, str]:
             raise ConfigError(
                 f"two --pretrained starts are named '{name}'; name them: --pretrained NAME=RUN,NAME2=hf:PATH"
             )
+        if name == SCRATCH:  # `fixmatch[scratch]` is a random init, in the plan and in the verdict
+            raise ConfigError(f"the --pretrained start {entry} may not be named '{SCRATCH}' (X[{SCRATCH}] runs X from "
+                              f"a random init); name it: --pretrained NAME={source}")  # fmt: skip
         named[name] = source
     return named
 
@@ -139,7 +142,7 @@ def _strategy_rows(
     SetFit peer is `setfit[minilm]`)."""
     strategy, _, name = method.partition("[")
     named = starts(cfg.pretrained)
-    if name == f"{RANDOM_INIT}]" and RANDOM_INIT not in named:
+    if name == f"{SCRATCH}]":
         return [_random_init_row(strategy, method)]
     if not named:
         raise ConfigError(f"method '{method}' fine-tunes a pre-trained encoder; give --pretrained RUN|hf:PATH")
@@ -153,16 +156,15 @@ def _strategy_rows(
 
 DEFAULT_STRATEGIES = ("linear", "full", "llrd", "lp-ft", "gradual-unfreeze")  # + lora where it applies
 CLASSES_ONLY = ("setfit", "self-train", "label-prop", "fixmatch")  # strategies that need classes
-# `fixmatch[scratch]`: a strategy that uses the pool or pairs, from a random init (lr --scratch-lr, the shape of
-# `scratch`): the control that tells pre-training's share of its gain from the pool's (unless a start is named so)
-RANDOM_INIT = SCRATCH
 
 
 def _random_init_row(strategy: str, method: str) -> tuple[str, str, str, str]:
+    """`fixmatch[scratch]`: a strategy that uses the pool or pairs, from a random init (lr --scratch-lr, the shape
+    of `scratch`): the control that tells pre-training's share of its gain from the pool's."""
     if strategy not in CLASSES_ONLY:
         what = "that is `scratch`" if strategy == "full" else "it keeps or adapts pre-trained weights"
-        raise ConfigError(f"method '{method}': {what}; [{RANDOM_INIT}] is for the strategies that use the pool or "
-                          f"pairs: {', '.join(f'{s}[{RANDOM_INIT}]' for s in CLASSES_ONLY)}")  # fmt: skip
+        raise ConfigError(f"method '{method}': {what}; [{SCRATCH}] is for the strategies that use the pool or "
+                          f"pairs: {', '.join(f'{s}[{SCRATCH}]' for s in CLASSES_ONLY)}")  # fmt: skip
     return method, "finetune", strategy, ""
 
 
@@ -217,11 +219,11 @@ def plan(cfg: CompareConfig, modality: Modality) -> list[Cell]:
             rows.append((method, "peer" if modality.baselines[method].peer else "baseline", "", ""))
         elif method == "scratch":
             rows.append((method, "finetune", "full", ""))
-        elif method.partition("[")[0] in STRATEGIES.names():
-            if cfg.task == "regression" and method.partition("[")[0] in CLASSES_ONLY:
+        elif (strategy := method.partition("[")[0]) in STRATEGIES.names():
+            if cfg.task == "regression" and strategy in CLASSES_ONLY:
                 fits = ", ".join(DEFAULT_STRATEGIES)
                 raise ConfigError(f"method '{method}' needs classes; for regression use {fits} or lora")
-            refuse_fixmatch_without_views(method.partition("[")[0], modality)  # before any cell runs
+            refuse_fixmatch_without_views(strategy, modality)  # before any cell runs
             rows += _strategy_rows(method, cfg, frozenset(modality.baselines))
         else:
             known = [*modality.baselines, "scratch", *STRATEGIES.names()]

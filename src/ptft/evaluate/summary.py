@@ -11,12 +11,13 @@ from typing import Any
 from ptft.evaluate.stats import Interval, paired_difference, t_interval, verdict
 
 SCRATCH = "scratch"
+RIVALS = ("baseline", "peer")  # the kinds of row that are not ptft's own training
 
 
 def from_random_init(method: str) -> bool:
-    """`scratch`, or a strategy run from a random init as a control (`fixmatch[scratch]`): no pre-training to judge."""
+    """`scratch`, or a strategy run from a random init as a control (`fixmatch[scratch]`; no start may be named
+    so): no pre-training to judge."""
     return method == SCRATCH or method.endswith(f"[{SCRATCH}]")
-RIVALS = ("baseline", "peer")  # the kinds of row that are not ptft's own training
 
 
 def _by_seed(rows: list[dict[str, Any]], method: str, per_class: int, key: str = "accuracy") -> dict[int, float]:

@@ -47,13 +47,13 @@ class Finetuned:
     run_dir: Path
 
 
-
 def refuse_fixmatch_without_views(strategy: str, modality: Modality) -> None:
     """FixMatch needs two augmented views of a pool example; a modality without them (text) cannot run it."""
     if strategy == "fixmatch" and modality.views is None:
         raise ConfigError(
             f"strategy 'fixmatch' needs image augmentations; for {modality.name} use full, linear or self-train"
         )
+
 
 def starting_point(cfg: FinetuneConfig, modality: Modality, data: Examples, info: Dist) -> Imported:
     """The preprocessing, encoder spec and weights to start from: a ptft bundle, a Hugging Face folder
