@@ -93,12 +93,17 @@ def in_study(cells: list[dict[str, Any]], config: dict[str, Any]) -> list[dict[s
     return [r for r in cells if r["seed"] in seeds and r["labels_per_class"] in budgets]
 
 
+SELECTION_SUFFIX = {"kfold": "+kfold", "fixed": "+fixed"}  # how a row's name says how its step was chosen
+
+
 def study_rows(cells: list[dict[str, Any]], starts: dict[str, str], task: str,
-               baselines: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+               baselines: bool = False, ema: float = 0.0, suffix: str = "") -> list[dict[str, Any]]:  # fmt: skip
     """The rows a study brings: its peers and its fine-tuned rows (its baselines only check the pairing, unless
     `baselines`: a task with no stored results takes them too). A study of one start names its rows `full`; they
-    take the start's name (`full[minilm]`), as in a study of several, and `+kfold` when k-fold picked their step,
-    as bench/compare.py names them."""
+    take the start's name (`full[minilm]`), as in a study of several, then `+kfold` when k-fold picked their step
+    (as bench/compare.py names them) or `+fixed` when none was picked, and `+ema` when the study ran with --ema
+    (`ema`, from its config), then the study's own `suffix` (`--study +5min=DIR`), so studies of one method that
+    differ in these keep their rows apart."""
     named = {source: name for name, source in starts.items()}
     kinds = ("peer", "finetune", "baseline") if baselines else ("peer", "finetune")
     out = []
@@ -108,8 +113,9 @@ def study_rows(cells: list[dict[str, Any]], starts: dict[str, str], task: str,
         method = r["method"]
         if r["kind"] == "finetune" and "[" not in method and r.get("pretrained") in named:
             method = f"{method}[{named[r['pretrained']]}]"
-        if r.get("select") == "kfold" and not method.endswith("+kfold"):
-            method += "+kfold"
+        if r["kind"] == "finetune":
+            for part in (SELECTION_SUFFIX.get(r.get("select", ""), ""), "+ema" if ema else "", suffix):
+                method += part if part and part not in method else ""
         out.append({"task": task, **r, "method": method, "select": r.get("select", "")})
     return out
 
@@ -145,6 +151,7 @@ def main() -> None:
                         "'' = full (held-out selection) where stored, else full[pretrain]")  # fmt: skip
     parser.add_argument("--study", action="append", default=[],
                         help="a compare folder with peer rows or ptft rows from another start (may repeat); "
+                        "+SUFFIX=FOLDER appends +SUFFIX to its fine-tuned rows' names; "
                         "default bench/runs/peers/<task>")  # fmt: skip
     parser.add_argument("--into", default="", help="the results file to add the rows to, in bench/results/; "
                         "default compare_<task>.json")  # fmt: skip
@@ -156,7 +163,8 @@ def main() -> None:
     new = not path.is_file()  # a task with no stored results: its studies' baselines are its rows
     results = {"rows": [], "summary": []} if new else json.loads(path.read_text())
     added: list[dict[str, Any]] = []
-    for folder in args.study or [str(HERE / "runs" / "peers" / args.task)]:
+    for spec in args.study or [str(HERE / "runs" / "peers" / args.task)]:
+        suffix, folder = spec.split("=", 1) if spec.startswith("+") and "=" in spec else ("", spec)
         cells_file = Path(folder) / "cells.jsonl"
         if not cells_file.is_file():
             raise SystemExit(f"{cells_file}: no such file; run the study first (see this script's docstring)")
@@ -164,7 +172,8 @@ def main() -> None:
         config = json.loads(config_file.read_text()) if config_file.is_file() else {}
         cells = in_study([json.loads(line) for line in cells_file.read_text().splitlines() if line.strip()], config)
         starts = named_starts(tuple(config.get("pretrained", [])))  # NAME=SOURCE, or named after its folder
-        rows = study_rows(cells, starts, args.task, baselines=new)
+        ema = config.get("loop", {}).get("ema", 0.0)
+        rows = study_rows(cells, starts, args.task, baselines=new, ema=ema, suffix=suffix)
         checked = rows if new else rows + [r for r in cells if r["kind"] == "baseline"]  # new: rows hold them
         check_pairing(checked, results["rows"] + added)
         added += rows

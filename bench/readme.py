@@ -179,6 +179,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "peers_wordnet": peers,
     "compare_verbs": lambda: compare_table("compare_wordnet-verb-supersenses"),
     "pool_fashion_mnist": lambda: compare_table("pool_fashion-mnist"),
+    "averaging_fashion_mnist": lambda: compare_table("averaging_fashion-mnist"),
+    "averaging_letter": lambda: compare_table("averaging_letter"),
     "peers_verbs": lambda: peers("wordnet-verb-supersenses"),
     "budget": budget,
     "objectives": objectives,

@@ -51,6 +51,12 @@ def test_a_study_of_one_start_names_its_rows_by_the_start_and_the_selection() ->
     assert unnamed == {"pre-15min": "runs/pre-15min"}
     cells = [row("full", "finetune", 0, 0.5, pretrained="runs/pre-15min", select="holdout")]
     assert [r["method"] for r in peers.study_rows(cells, unnamed, "t")] == ["full[pre-15min]"]
+    cells = [row("fixmatch", "finetune", 0, 0.7, pretrained="runs/pre-15min", select="fixed"),
+             row("tfidf-logreg", "baseline", 0, 0.3)]  # fmt: skip
+    named = [r["method"] for r in peers.study_rows(cells, unnamed, "t", baselines=True, ema=0.999)]
+    assert named == ["fixmatch[pre-15min]+fixed+ema", "tfidf-logreg"]  # a baseline has no step and no average
+    named = [r["method"] for r in peers.study_rows(cells, unnamed, "t", ema=0.999, suffix="+5min")]
+    assert named == ["fixmatch[pre-15min]+fixed+ema+5min"]  # --study +5min=DIR: a study's own suffix
 
 
 def test_only_the_cells_of_the_studys_own_seeds_and_budgets_are_taken() -> None:

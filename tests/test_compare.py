@@ -194,6 +194,20 @@ def test_kfold_selection_in_compare_fits_on_all_k_with_the_median_step(tmp_path:
     assert final["metrics"]["steps"] == max(1, int(np.median(rows["full"]["fold_best_steps"])))
 
 
+def test_fixed_selection_trains_on_all_k_for_the_given_steps_without_validation(
+    tmp_path: Path, pretrained: Path
+) -> None:
+    results = study(tmp_path, pretrained, labels_per_class="4", seeds=1, select="fixed", methods="logreg,full",
+                    steps=5, patience=1)  # fmt: skip
+    rows = {r["method"]: r for r in results["rows"]}
+    assert rows["full"]["select"] == "fixed" and "folds" not in rows["full"]
+    assert rows["full"]["labelled"] == rows["logreg"]["labelled"]  # all K train, as for the baseline
+    run = json.loads((tmp_path / "cmp" / "runs" / "full-k4-seed0" / "ptft.json").read_text())
+    assert run["metrics"]["train_labels"] == 4 * 4 and run["metrics"]["val_labels"] == 0
+    assert run["metrics"]["steps"] == 5  # no validation, so no early stopping: the steps it was given
+    assert "by no selection" in (tmp_path / "cmp" / "report.html").read_text()
+
+
 def test_kfold_fits_a_staged_strategy_at_each_stages_own_picked_step(tmp_path: Path, pretrained: Path) -> None:
     # lp-ft: the folds pick the probe's step and the fine-tune's step apart, from each stage's own curves; the
     # final fit runs each for its own pick (before, the last stage's step was shared out between both stages)
@@ -248,7 +262,7 @@ def test_named_starts_and_a_method_from_one_start_only() -> None:
     auto, top = CompareConfig(), compare_module.KFOLD_UP_TO
     assert [compare_module.selection(auto, k) for k in (2, top, top + 1)] == ["kfold", "kfold", "holdout"]
     assert compare_module.selection(CompareConfig(select="holdout"), 2) == "holdout"
-    with pytest.raises(ConfigError, match="option 'select' is auto, holdout or kfold"):
+    with pytest.raises(ConfigError, match="option 'select' is auto, holdout, kfold or fixed"):
         CompareConfig(select="loo")
     lrs = {c.method: compare_module.start_lr(CompareConfig(scratch_lr=3e-3, hf_lr=1e-4), c.pretrained) for c in cells}
     assert lrs == {"scratch": 3e-3, "full[mine]": 3e-4, "full[minilm]": 1e-4, "lp-ft[mine]": 3e-4}
@@ -372,7 +386,7 @@ def test_regression_compare_reports_r2_and_rmse_with_a_ridge_baseline(
     assert cli.main(["report", str(tmp_path / "reg")]) == 0  # rebuilt with the same metric
     assert json.loads((tmp_path / "reg" / "results.json").read_text())["summary"] == results["summary"]
     bad = ["compare", "--data", str(corpus), "--task", "regression", "--select", "kfold", "--out", str(tmp_path / "x")]
-    assert cli.main(bad) == 2 and "k-fold selection is for classification" in capsys.readouterr().err
+    assert cli.main(bad) == 2 and "--select kfold is for classification" in capsys.readouterr().err
     assert cli.main([*argv[:-1], str(tmp_path / "y"), "--methods", "self-train", "--pretrained", str(tmp_path)]) == 2
 
 

@@ -179,11 +179,13 @@ def test_sigterm_saves_a_checkpoint_that_resumes(npz_path: Path, metrics: Metric
     assert [row["step"] for row in metrics(out)] == list(range(1, stopped + 3))  # one run, continued
 
 
+@pytest.mark.parametrize("ema", [0.0, 0.9])  # 0.9: the weight average is saved and restored too
 def test_finetune_interrupted_and_resumed_equals_uninterrupted(
-    labelled_images: ImageSet, tiny: dict[str, Any], metrics: Metrics, tmp_path: Path
+    labelled_images: ImageSet, tiny: dict[str, Any], metrics: Metrics, tmp_path: Path, ema: float
 ) -> None:
     options = dict(
         tiny,
+        ema=ema,
         encoder="mlp",
         labels_per_class=4,
         val_per_class=4,

@@ -85,6 +85,7 @@ class LoopConfig:
     weight_decay: float = 0.05  # AdamW weight decay (not on norms and biases)
     warmup: float = 0.05  # fraction of steps with linear warm-up
     clip_norm: float = 1.0  # 0 = no clipping
+    ema: float = 0.0  # validate, keep and save a moving average of the weights with this decay (e.g. 0.999); 0 = off
     precision: str = "auto"  # auto | fp32 | bf16
     seed: int = 0  # seeds the weights, batches, augmentations and label split
     log_every: int = 20  # steps between log lines (metrics.jsonl, TensorBoard)
@@ -110,6 +111,8 @@ class LoopConfig:
         ):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ConfigError(f"option '{name}' must not be negative, got {getattr(self, name)}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"option 'ema' is a decay in [0, 1) (e.g. 0.999; 0 = off), got {self.ema}")
         if not 0 <= self.warmup < 1:
             raise ConfigError(f"option 'warmup' is a fraction of the steps in [0, 1), got {self.warmup}")
         if self.on_nonfinite not in ("halt", "skip"):
@@ -199,7 +202,7 @@ class CompareConfig:
     labels_per_class: tuple[int, ...] = (10,)  # label budgets K: K labelled examples per class in all
     seeds: int = 5  # label draws per budget (every method sees the same K examples per seed)
     seed: int = 0  # the first seed
-    select: str = "auto"  # holdout: a quarter of the K picks the step | kfold: 5 folds, then all K | auto (README)
+    select: str = "auto"  # holdout: a quarter picks the step | kfold: 5 folds + all K | fixed: all K | auto (README)
     scratch_lr: float = 3e-3  # learning rate of `scratch` (a random init wants a higher one than a pre-trained encoder)
     hf_lr: float = 1e-4  # the rate for an hf: encoder or a bundle continued from one (--lr: other ptft bundles)
     pseudo_threshold: float = 0.9  # self-train / label-prop / fixmatch: confidence needed to use a pseudo-label
@@ -221,12 +224,14 @@ class CompareConfig:
             )
         if self.seeds < 1:
             raise ConfigError(f"option 'seeds' must be at least 1, got {self.seeds}")
-        if self.select not in ("auto", "holdout", "kfold"):
-            raise ConfigError(f"option 'select' is auto, holdout or kfold, got {self.select!r}")
+        if self.select not in ("auto", "holdout", "kfold", "fixed"):
+            raise ConfigError(f"option 'select' is auto, holdout, kfold or fixed, got {self.select!r}")
         if self.task not in ("classification", "regression"):
             raise ConfigError(f"option 'task' is classification or regression, got {self.task!r}")
-        if self.task == "regression" and self.select == "kfold":
-            raise ConfigError("k-fold selection is for classification; for regression use --select holdout (or auto)")
+        if self.task == "regression" and self.select in ("kfold", "fixed"):
+            raise ConfigError(
+                f"--select {self.select} is for classification; for regression use --select holdout (or auto)"
+            )
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"option 'test_fraction' must lie in (0, 1), got {self.test_fraction}")
 

@@ -4,7 +4,8 @@ Every method x label budget x seed is a cell. For a budget K and a seed, every m
 labelled examples per class (the first K of each class in that seed's order): the baselines train on all K;
 a fine-tuning method trains on K - V and picks its step on the V others (`--select holdout`,
 V = max(1, K // 4)), or picks it by k-fold over the K and then trains on all K (`--select kfold`; `auto`,
-the default, is k-fold up to KFOLD_UP_TO labels per class and the held-out quarter above), so
+the default, is k-fold up to KFOLD_UP_TO labels per class and the held-out quarter above), or picks nothing
+and trains on all K for the steps it is given (`--select fixed`), so
 "K labels per class" means K in all, for every row alike. Cells are appended to
 `cells.jsonl` as they finish: `--resume` keeps the finished ones and runs the rest. The summary gives
 each method's mean with a 95 % interval and the paired difference against `scratch` and against the best
@@ -296,7 +297,10 @@ def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, ou
         run = cell_dir(out, cell.method, cell.labels_per_class, cell.seed)
         base = _finetune_config(cfg, cell, run, context["shape"])
         row["select"] = selection(cfg, cell.labels_per_class)
-        tuned = run_finetune(base, train) if row["select"] == "holdout" else kfold_finetune(base, train, row)
+        if row["select"] == "kfold":
+            tuned = kfold_finetune(base, train, row)
+        else:
+            tuned = run_finetune(base if row["select"] == "holdout" else on_all_labels(base), train)
         report = tuned.model.evaluate(test)
         row.update({key: report[key] for key in METRICS[cfg.task]})
         row.update(labelled=tuned.metrics["labelled"], steps=tuned.metrics["steps"])
@@ -328,6 +332,18 @@ def picked_steps(best: list[list[int]], curves: list[list[list[list[float]]]], p
     return [mean_curve_step(list(stage)) or m for stage, m in zip(zip(*curves), medians)]
 
 
+def on_all_labels(
+    cfg: FinetuneConfig, steps: int = 0, out: str = "", stage_steps: tuple[int, ...] = ()
+) -> FinetuneConfig:
+    """`cfg` trained on all K of its labels (training + validation) without validation, for `steps` (0: its own
+    --steps, or --max-minutes) and with no early stopping: it ends on its last weights (with --ema, their
+    average). k-fold's final fit, and the whole of `--select fixed`."""
+    loop = replace(cfg.loop, steps=steps or cfg.loop.steps, patience=0)
+    k = cfg.labels_per_class + cfg.val_per_class
+    return replace(cfg, labels_per_class=k, val_per_class=0, folds=2, fold=-1, out=out or cfg.out, loop=loop,
+                   stage_steps=stage_steps)  # fmt: skip
+
+
 def kfold_finetune(cfg: FinetuneConfig, train: Examples, row: dict[str, Any]) -> Finetuned:
     """k-fold selection on the K labelled examples per class (k = min(5, K) stratified, seeded folds): each fold
     validates a run on the others, which gives its validation curve and best step (a staged strategy: of each
@@ -348,10 +364,8 @@ def kfold_finetune(cfg: FinetuneConfig, train: Examples, row: dict[str, Any]) ->
     per_stage = picked_steps(best, curves)
     row.update(folds=folds, fold_best_steps=[b[-1] for b in best] if len(per_stage) == 1 else best,
                picked_steps=per_stage, pick=KFOLD_PICK)  # fmt: skip
-    final = replace(cfg, labels_per_class=k, val_per_class=0, folds=folds, fold=-1, out=f"{cfg.out}/final",
-                    loop=replace(cfg.loop, steps=sum(per_stage), patience=0),
-                    stage_steps=tuple(per_stage) if len(per_stage) > 1 else ())  # fmt: skip
-    return run_finetune(final, train)
+    stage_steps = tuple(per_stage) if len(per_stage) > 1 else ()
+    return run_finetune(on_all_labels(cfg, sum(per_stage), f"{cfg.out}/final", stage_steps), train)
 
 
 def _seconds_per_step(cfg: CompareConfig, modality: Modality, part: Examples, source: str, shape: dict) -> float:

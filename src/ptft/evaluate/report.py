@@ -179,6 +179,8 @@ def _selection(results: dict[str, Any]) -> str:
     used = {r.get("select") for r in results["rows"] if r["kind"] == "finetune"}
     kfold = "by stratified k-fold over them (at most 5 folds), then trains on all of them"
     holdout = "on a quarter of them (at least one per class) and trains on the rest"
+    if used == {"fixed"} or (not used - {None} and results["config"].get("select") == "fixed"):
+        return "by no selection: it trains on all of them for the steps it is given and keeps its last weights"
     if used == {"kfold"} or (not used - {None} and results["config"].get("select") == "kfold"):
         return kfold
     if "kfold" in used:

@@ -2,7 +2,8 @@
 
 The objective decides what the loss is; the loop does the rest: AdamW with warm-up + cosine,
 gradient accumulation and clipping, bf16 autocast, DDP under torchrun, a time budget, periodic
-evaluation with early stopping / a target, resumable checkpoints and logging.
+evaluation with early stopping / a target, an optional weight average (train/average.py), resumable
+checkpoints and logging.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ptft.config import LoopConfig
 from ptft.train.autobatch import OutOfMemory, is_out_of_memory, out_of_memory_message
+from ptft.train.average import WeightAverage
 from ptft.train.batches import BatchStream
 from ptft.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from ptft.train.distributed import (
@@ -104,6 +106,7 @@ class LoopState:
     best_state: dict[str, torch.Tensor] | None = None
     best_step: int = 0
     curve: list[tuple[int, float]] = field(default_factory=list)
+    average: dict[str, torch.Tensor] | None = None  # --ema: the averaged weights (WeightAverage.shadow)
 
     def to_json(self, data: BatchStream) -> dict[str, Any]:
         keys = ("step", "total", "elapsed_s", "best", "bad_evals", "best_step", "curve")
@@ -124,14 +127,16 @@ def _restore(
         return LoopState(0, total)
     model_state, optimizer_state, loop = load_checkpoint(ckpt, rank)
     best_state = {k[5:]: v for k, v in model_state.items() if k.startswith("best.")} or None
-    objective.load_state_dict({k: v for k, v in model_state.items() if not k.startswith("best.")})
+    average = {k[4:]: v for k, v in model_state.items() if k.startswith("ema.")} or None
+    objective.load_state_dict({k: v for k, v in model_state.items() if not k.startswith(("best.", "ema."))})
     optimizer.load_state_dict(optimizer_state)
     _match_param_layout(optimizer)
     data.load_state_dict(loop["stream"])
     best_step = int(loop.get("best_step", 0))  # checkpoints before it was kept: 0
     curve = [(int(step), float(score)) for step, score in loop.get("curve", [])]
     return LoopState(
-        loop["step"], loop["total"], loop["elapsed_s"], loop["best"], loop["bad_evals"], best_state, best_step, curve
+        loop["step"], loop["total"], loop["elapsed_s"], loop["best"], loop["bad_evals"], best_state, best_step, curve,
+        average,
     )
 
 
@@ -145,6 +150,8 @@ def _save(
         tensors = dict(objective.state_dict())
         if state.best_state is not None:
             tensors.update({f"best.{k}": v for k, v in state.best_state.items()})
+        if state.average is not None:
+            tensors.update({f"ema.{k}": v for k, v in state.average.items()})
         save_checkpoint(run_dir, state.step, tensors, optimizer.state_dict(), state.to_json(data), rng_states=rng)
     barrier(info)
 
@@ -238,6 +245,8 @@ def train(
     state = _restore(run_dir, objective, optimizer, data, planned, info.rank) if resume else LoopState(0, planned)
     if resume and run_dir is not None and info.is_main:
         _truncate_log(run_dir, state.step)  # the log reads as one run
+    average = WeightAverage(objective, cfg.ema, state.average) if cfg.ema > 0 else None
+    state.average = None if average is None else average.shadow  # saved with every checkpoint
     eval_every = cfg.eval_every or max(1, data.steps_per_epoch // max(1, cfg.accumulate))
     logger = RunLogger(run_dir if info.is_main else None, state.total, desc, cfg.progress, start=state.step)
     guard, window = NonFiniteGuard(cfg), Window()
@@ -261,12 +270,14 @@ def train(
             optimizer.zero_grad(set_to_none=True)  # a skipped step changes no weight
             state.step, last_loss = state.step + 1, loss_sum
             step = state.step
+            if average is not None:
+                average.update(objective, step)
             if first_step is not None:  # with --compile the first step includes compiling
                 logger.log(step, {"compile_s": round(time.perf_counter() - first_step, 2)})
                 first_step = None
 
             elapsed = from_rank0(time.perf_counter() - start, info, device) if cfg.max_minutes > 0 else 0.0
-            if cfg.max_minutes > 0 and step % 5 == 0:  # cheap: re-fit the schedule to the budget often
+            if cfg.max_minutes > 0 and step % 5 == 0 and step < state.total:  # cheap: re-fit the schedule often
                 state.total = fit_to_budget(step, planned, elapsed, cfg.max_minutes)
                 logger.set_total(state.total)
             if step % cfg.log_every == 0 or step == state.total:
@@ -275,11 +286,12 @@ def train(
 
             if evaluate is not None and (step % eval_every == 0 or step == state.total):
                 model.eval()
-                last_eval = evaluate()
+                with average.swapped_in(objective) if average else contextlib.nullcontext():  # judge the average
+                    last_eval = evaluate()
+                    logger.log(step, {f"val_{k}": v for k, v in last_eval.items()})
+                    score = from_rank0(last_eval[monitor], info, device) if monitor else None
+                    reason = _judge(state, score, objective, cfg) if score is not None else None
                 model.train()
-                logger.log(step, {f"val_{k}": v for k, v in last_eval.items()})
-                score = from_rank0(last_eval[monitor], info, device) if monitor else None
-                reason = _judge(state, score, objective, cfg) if score is not None else None
                 if reason:
                     stopped = reason
                     break
@@ -300,6 +312,8 @@ def train(
     logger.close()
     if state.best_state is not None and stopped != "interrupted":
         objective.load_state_dict(state.best_state)  # the best validation checkpoint wins
+    elif average is not None and stopped != "interrupted":
+        objective.load_state_dict(average.shadow)  # no validation: the run ends on the averaged weights
     seconds = time.perf_counter() - start
     return TrainResult(
         state.step, state.total, stopped, state.best, last_eval, seconds, last_loss, guard.skipped, state.best_step,
