@@ -192,6 +192,7 @@ def test_kfold_selection_in_compare_fits_on_all_k_with_the_median_step(tmp_path:
     final = json.loads((tmp_path / "cmp" / "runs" / "full-k4-seed0" / "final" / "ptft.json").read_text())
     assert final["metrics"]["train_labels"] == 4 * 4 and final["metrics"]["val_labels"] == 0
     assert final["metrics"]["steps"] == max(1, int(np.median(rows["full"]["fold_best_steps"])))
+    assert final["config"]["folds"] == 4 and final["config"]["fold"] == -1  # the final fit records its folds
 
 
 def test_fixed_selection_trains_on_all_k_for_the_given_steps_without_validation(

@@ -333,14 +333,15 @@ def picked_steps(best: list[list[int]], curves: list[list[list[list[float]]]], p
 
 
 def on_all_labels(
-    cfg: FinetuneConfig, steps: int = 0, out: str = "", stage_steps: tuple[int, ...] = ()
+    cfg: FinetuneConfig, folds: int = 2, steps: int = 0, out: str = "", stage_steps: tuple[int, ...] = ()
 ) -> FinetuneConfig:
     """`cfg` trained on all K of its labels (training + validation) without validation, for `steps` (0: its own
     --steps, or --max-minutes) and with no early stopping: it ends on its last weights (with --ema, their
-    average). k-fold's final fit, and the whole of `--select fixed`."""
+    average). k-fold's final fit, which records its `folds`, and the whole of `--select fixed` (fold -1 of any
+    count trains on all; 2 is the least the config takes)."""
     loop = replace(cfg.loop, steps=steps or cfg.loop.steps, patience=0)
     k = cfg.labels_per_class + cfg.val_per_class
-    return replace(cfg, labels_per_class=k, val_per_class=0, folds=2, fold=-1, out=out or cfg.out, loop=loop,
+    return replace(cfg, labels_per_class=k, val_per_class=0, folds=folds, fold=-1, out=out or cfg.out, loop=loop,
                    stage_steps=stage_steps)  # fmt: skip
 
 
@@ -365,7 +366,7 @@ def kfold_finetune(cfg: FinetuneConfig, train: Examples, row: dict[str, Any]) ->
     row.update(folds=folds, fold_best_steps=[b[-1] for b in best] if len(per_stage) == 1 else best,
                picked_steps=per_stage, pick=KFOLD_PICK)  # fmt: skip
     stage_steps = tuple(per_stage) if len(per_stage) > 1 else ()
-    return run_finetune(on_all_labels(cfg, sum(per_stage), f"{cfg.out}/final", stage_steps), train)
+    return run_finetune(on_all_labels(cfg, folds, sum(per_stage), f"{cfg.out}/final", stage_steps), train)
 
 
 def _seconds_per_step(cfg: CompareConfig, modality: Modality, part: Examples, source: str, shape: dict) -> float:

@@ -179,10 +179,10 @@ def _selection(results: dict[str, Any]) -> str:
     used = {r.get("select") for r in results["rows"] if r["kind"] == "finetune"}
     kfold = "by stratified k-fold over them (at most 5 folds), then trains on all of them"
     holdout = "on a quarter of them (at least one per class) and trains on the rest"
-    if used == {"fixed"} or (not used - {None} and results["config"].get("select") == "fixed"):
-        return "by no selection: it trains on all of them for the steps it is given and keeps its last weights"
-    if used == {"kfold"} or (not used - {None} and results["config"].get("select") == "kfold"):
-        return kfold
+    fixed = "by no selection: it trains on all of them for the steps it is given and keeps its last weights"
+    for name, text in (("fixed", fixed), ("kfold", kfold)):
+        if used == {name} or (not used - {None} and results["config"].get("select") == name):
+            return text
     if "kfold" in used:
         budgets = sorted({r["labels_per_class"] for r in results["rows"] if r.get("select") == "kfold"})
         return f"{kfold} at {', '.join(map(str, budgets))} labels per class, else {holdout}"
