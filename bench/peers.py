@@ -97,13 +97,14 @@ SELECTION_SUFFIX = {"kfold": "+kfold", "fixed": "+fixed"}  # how a row's name sa
 
 
 def study_rows(cells: list[dict[str, Any]], starts: dict[str, str], task: str,
-               baselines: bool = False, ema: float = 0.0, suffix: str = "") -> list[dict[str, Any]]:  # fmt: skip
+               baselines: bool = False, ema: float = 0.0, suffix: str = "",
+               prior: str = "labels") -> list[dict[str, Any]]:  # fmt: skip
     """The rows a study brings: its peers and its fine-tuned rows (its baselines only check the pairing, unless
     `baselines`: a task with no stored results takes them too). A study of one start names its rows `full`; they
     take the start's name (`full[minilm]`), as in a study of several, then `+kfold` when k-fold picked their step
-    (as bench/compare.py names them) or `+fixed` when none was picked, and `+ema` when the study ran with --ema
-    (`ema`, from its config), then the study's own `suffix` (`--study +5min=DIR`), so studies of one method that
-    differ in these keep their rows apart."""
+    (as bench/compare.py names them) or `+fixed` when none was picked, `+ema` when the study ran with --ema
+    (`ema`, from its config) and `+prior` with --prior pool, then the study's own `suffix` (`--study
+    +5min=DIR`), so studies of one method that differ in these keep their rows apart."""
     named = {source: name for name, source in starts.items()}
     kinds = ("peer", "finetune", "baseline") if baselines else ("peer", "finetune")
     out = []
@@ -114,7 +115,8 @@ def study_rows(cells: list[dict[str, Any]], starts: dict[str, str], task: str,
         if r["kind"] == "finetune" and "[" not in method and r.get("pretrained") in named:
             method = f"{method}[{named[r['pretrained']]}]"
         if r["kind"] == "finetune":
-            for part in (SELECTION_SUFFIX.get(r.get("select", ""), ""), "+ema" if ema else "", suffix):
+            tags = ("+ema" if ema else "", "+prior" if prior == "pool" else "", suffix)
+            for part in (SELECTION_SUFFIX.get(r.get("select", ""), ""), *tags):
                 method += part if part and part not in method else ""
         out.append({"task": task, **r, "method": method, "select": r.get("select", "")})
     return out
@@ -173,7 +175,8 @@ def main() -> None:
         cells = in_study([json.loads(line) for line in cells_file.read_text().splitlines() if line.strip()], config)
         starts = named_starts(tuple(config.get("pretrained", [])))  # NAME=SOURCE, or named after its folder
         ema = config.get("loop", {}).get("ema", 0.0)
-        rows = study_rows(cells, starts, args.task, baselines=new, ema=ema, suffix=suffix)
+        rows = study_rows(cells, starts, args.task, baselines=new, ema=ema, suffix=suffix,
+                          prior=config.get("prior", "labels"))
         checked = rows if new else rows + [r for r in cells if r["kind"] == "baseline"]  # new: rows hold them
         check_pairing(checked, results["rows"] + added)
         added += rows

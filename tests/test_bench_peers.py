@@ -57,6 +57,8 @@ def test_a_study_of_one_start_names_its_rows_by_the_start_and_the_selection() ->
     assert named == ["fixmatch[pre-15min]+fixed+ema", "tfidf-logreg"]  # a baseline has no step and no average
     named = [r["method"] for r in peers.study_rows(cells, unnamed, "t", ema=0.999, suffix="+5min")]
     assert named == ["fixmatch[pre-15min]+fixed+ema+5min"]  # --study +5min=DIR: a study's own suffix
+    named = [r["method"] for r in peers.study_rows(cells, unnamed, "t", ema=0.999, prior="pool")]
+    assert named == ["fixmatch[pre-15min]+fixed+ema+prior"]  # --prior pool
 
 
 def test_only_the_cells_of_the_studys_own_seeds_and_budgets_are_taken() -> None:

@@ -209,6 +209,16 @@ def test_fixed_selection_trains_on_all_k_for_the_given_steps_without_validation(
     assert "by no selection" in (tmp_path / "cmp" / "report.html").read_text()
 
 
+def test_prior_pool_moves_the_final_fit_only_and_the_report_says_so(tmp_path: Path, pretrained: Path) -> None:
+    study(tmp_path, pretrained, labels_per_class="4", seeds=1, select="kfold", methods="full", prior="pool")
+    runs = tmp_path / "cmp" / "runs" / "full-k4-seed0"
+    final = json.loads((runs / "final" / "ptft.json").read_text())
+    assert final["config"]["prior"] == "pool" and len(final["metrics"]["prior"]["pool"]) == 4
+    fold = json.loads((runs / "fold-0" / "ptft.json").read_text())
+    assert fold["config"]["prior"] == "labels" and "prior" not in fold["metrics"]  # a fold only picks the step
+    assert "(--prior pool); the baselines were not" in (tmp_path / "cmp" / "report.md").read_text()
+
+
 def test_kfold_fits_a_staged_strategy_at_each_stages_own_picked_step(tmp_path: Path, pretrained: Path) -> None:
     # lp-ft: the folds pick the probe's step and the fine-tune's step apart, from each stage's own curves; the
     # final fit runs each for its own pick (before, the last stage's step was shared out between both stages)

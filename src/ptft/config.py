@@ -122,6 +122,13 @@ class LoopConfig:
 OBJECTIVE_OPTIONS = ("mask_ratio", "temperature", "projection_dim", "momentum")  # keys objectives declare
 
 
+def check_prior(prior: str, task: str) -> None:
+    if prior not in ("labels", "pool"):
+        raise ConfigError(f"option 'prior' is labels or pool, got {prior!r}")
+    if prior == "pool" and task == "regression":
+        raise ConfigError("--prior pool moves a classifier to the pool's class shares; regression has no classes")
+
+
 @dataclass(frozen=True)
 class PretrainConfig:
     data: str = "fashion-mnist"  # built-in name (fashion-mnist, digits, wordnet-[verb-]supersenses) or a path
@@ -169,6 +176,7 @@ class FinetuneConfig:
     pseudo_threshold: float = 0.9  # self-train / label-prop / fixmatch: confidence needed to use a pseudo-label
     pool_ratio: int = 3  # fixmatch: unlabeled pool images per labelled image in each step
     pseudo_max_per_class: int = 3000  # self-train / label-prop: cap per class so classes stay balanced
+    prior: str = "labels"  # labels: classes as common as in the labels | pool: their shares in the pool, by EM
     model: ModelConfig = field(default_factory=ModelConfig)
     reader: DataConfig = field(default_factory=DataConfig)
     loop: LoopConfig = field(
@@ -188,6 +196,7 @@ class FinetuneConfig:
             raise ConfigError(f"option 'layer_decay' must lie in (0, 1], got {self.layer_decay}")
         if self.task == "regression" and self.strategy in ("self-train", "fixmatch", "setfit", "label-prop"):
             raise ConfigError(f"strategy '{self.strategy}' needs classes; for regression use full or linear")
+        check_prior(self.prior, self.task)
 
 
 @dataclass(frozen=True)
@@ -206,6 +215,7 @@ class CompareConfig:
     scratch_lr: float = 3e-3  # learning rate of `scratch` (a random init wants a higher one than a pre-trained encoder)
     hf_lr: float = 1e-4  # the rate for an hf: encoder or a bundle continued from one (--lr: other ptft bundles)
     pseudo_threshold: float = 0.9  # self-train / label-prop / fixmatch: confidence needed to use a pseudo-label
+    prior: str = "labels"  # fine-tuned rows: labels (as trained) | pool: moved to the pool's class shares (EM)
     out: str = "runs/compare"  # folder for the study (cells.jsonl, results.json, report.md, runs/)
     overwrite: bool = False  # replace an existing study folder
     resume: bool = False  # continue a study in --out, or grow it (more budgets, seeds, methods, starts); cells stay
@@ -234,6 +244,7 @@ class CompareConfig:
             )
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"option 'test_fraction' must lie in (0, 1), got {self.test_fraction}")
+        check_prior(self.prior, self.task)
 
 
 @dataclass(frozen=True)

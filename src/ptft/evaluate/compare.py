@@ -270,7 +270,7 @@ def _finetune_config(cfg: CompareConfig, cell: Cell, out: Path, shape: dict[str,
     return FinetuneConfig(
         pretrained=cell.pretrained, out=str(out), overwrite=True, strategy=cell.strategy, task=cfg.task,
         labels_per_class=train_k, val_per_class=val_k, data_dir=cfg.data_dir, model=model, reader=cfg.reader,
-        pseudo_threshold=cfg.pseudo_threshold,
+        pseudo_threshold=cfg.pseudo_threshold, prior=cfg.prior,
         loop=replace(cfg.loop, seed=cell.seed, lr=start_lr(cfg, cell.pretrained)),
     )  # fmt: skip
 
@@ -355,9 +355,8 @@ def kfold_finetune(cfg: FinetuneConfig, train: Examples, row: dict[str, Any]) ->
     best: list[list[int]] = []  # per fold, the best step of each stage
     curves: list[list[list[list[float]]]] = []  # per fold, each stage's (step, score) curve
     for fold in range(folds):
-        fold_cfg = replace(
-            cfg, labels_per_class=k, val_per_class=0, folds=folds, fold=fold, out=f"{cfg.out}/fold-{fold}"
-        )
+        fold_cfg = replace(cfg, labels_per_class=k, val_per_class=0, folds=folds, fold=fold,
+                           out=f"{cfg.out}/fold-{fold}", prior="labels")  # a fold only picks the steps  # fmt: skip
         metrics = run_finetune(fold_cfg, train).metrics
         stages = metrics.get("stages") or [metrics]
         best.append([s["best_step"] or s["steps"] or cfg.loop.steps for s in stages])

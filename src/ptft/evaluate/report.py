@@ -156,7 +156,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [f"- **K = {budget(results, v['labels_per_class'])}**: " + "; ".join(v["sentences"])]
     data = results["data"]
     lines += ["", f"Data: {data['source']} ({data['n']} examples); test: {data['test']} ({data['test_n']} "
-              f"examples). {_pool(data)}", ""]  # fmt: skip
+              f"examples). {_pool(data)}{_prior(results)}", ""]  # fmt: skip
     for k, rows in tables(results).items():
         head = header(results)
         lines += [f"## {budget(results, k)}", "", "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
@@ -173,6 +173,13 @@ def _pool(data: dict[str, Any]) -> str:
     removed = "" if copies is None else f"; {copies} exact copies of test examples were removed from it first"
     return (f"Labels are drawn from {data['labelled']} labelled examples; the rest of them and {data['unlabelled']} "
             f"unlabelled ones are the pool{removed}.")  # fmt: skip
+
+
+def _prior(results: dict[str, Any]) -> str:
+    if results["config"].get("prior") != "pool":
+        return ""
+    return (" Each fine-tuned model's head was then moved to the class shares of the pool, estimated from its own "
+            "predictions (--prior pool); the baselines were not.")  # fmt: skip
 
 
 def _selection(results: dict[str, Any]) -> str:
@@ -216,7 +223,7 @@ pre{{white-space:pre-wrap;word-break:break-all}}</style></head>
 <h2>Data</h2><p>{esc(data['source'])}: {data['n']} examples ({esc(data['modality'])}); test: {esc(data['test'])}
 ({data['test_n']} examples). {esc(_pool(data))}
 Every method sees the same K labelled examples per class for a seed; fine-tuning picks its step
-{_selection(results)}. Intervals: Student t over seeds, paired differences on the same labels.</p>
+{_selection(results)}.{esc(_prior(results))} Intervals: Student t over seeds, paired differences on the same labels.</p>
 <h2>Reproduce</h2><pre>{esc(command(results))}</pre><p>versions: {esc(json.dumps(results['versions']))}</p>
 </body></html>
 """

@@ -165,6 +165,11 @@ def _run(cfg: FinetuneConfig, data: str | Examples | None, stop_at: int, notes: 
     start = starting_point(cfg, modality, loaded, info)  # read every input before touching --out
     split = split_budget(cfg, loaded)
     pool, leaks = unleaked_pool(modality, loaded, split, test)
+    if cfg.prior == "pool" and not len(pool):
+        raise ConfigError(
+            f"--prior pool estimates the classes' shares on the unlabeled pool, and {loaded.source} leaves none "
+            "(every example is labelled and within the budget): add unlabeled examples, or use --prior labels"
+        )
     model, head_meta = build_model(start, cfg, loaded, None if targets is None else targets[split.train])
     STRATEGIES.get(cfg.strategy)(model, cfg)  # a strategy that cannot apply to this model fails before --out
     run_dir = start_run(cfg.out, cfg.overwrite, cfg.resume, cfg, info)

@@ -1,4 +1,5 @@
-"""The fine-tuning procedure: strategy -> supervised objective -> the shared loop (-> self-training)."""
+"""The fine-tuning procedure: strategy -> supervised objective -> the shared loop (-> self-training) (-> the
+pool's class prior)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ptft.data.batch import Batch
 from ptft.errors import ConfigError
 from ptft.evaluate.metrics import regression_report
 from ptft.finetune.predict import accuracy_of, predict_values
+from ptft.finetune.prior import adapt_to_pool
 from ptft.finetune.selftrain import propagated_labels, pseudo_label
 from ptft.finetune.strategies import STRATEGIES
 from ptft.modalities import Modality
@@ -150,7 +152,20 @@ def finetune(
     resume: bool = False,
     stop_at: int = 0,
 ) -> dict[str, Any]:
-    """Fine-tune `model` in place; returns a summary (validation accuracy, steps, why it stopped)."""
+    """Fine-tune `model` in place; returns a summary (validation accuracy, steps, why it stopped). With
+    `--prior pool` the head then moves to the pool's class balance (finetune/prior.py)."""
+    summary, labels = _fit(model, data, cfg, modality, run_dir, info, resume, stop_at)
+    if cfg.prior == "pool":
+        summary["prior"] = adapt_to_pool(model, labels, data.x_pool, cfg.loop.seed)
+    return summary
+
+
+def _fit(
+    model: Classifier, data: LabelledBatches, cfg: FinetuneConfig, modality: Modality, run_dir: Path | None,
+    info: Dist, resume: bool, stop_at: int,
+) -> tuple[dict[str, Any], torch.Tensor]:  # fmt: skip
+    """The strategy's training (and self-training's student) -> (summary, the labels the kept model trained
+    on: the labelled ones, with the pseudo-labels it was given)."""
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     spread = None
     if cfg.strategy == "label-prop":  # the labels spread over the pre-trained embedding first, then train
@@ -164,14 +179,14 @@ def finetune(
         summary["pseudo_labels"] = spread
     result_best = summary.get("val_accuracy")
     if cfg.strategy != "self-train":
-        return summary
+        return summary, data.y_train
 
     chosen, pseudo = pseudo_label(model, data.x_pool, cfg.pseudo_threshold, cfg.pseudo_max_per_class)
     teacher = {k: v.detach().clone() for k, v in model.state_dict().items()}
     summary.update(teacher_val_accuracy=result_best, pseudo_labels=int(len(chosen)))
     if len(chosen) == 0:
         summary["student"] = "skipped: no pool example reached the confidence threshold"
-        return summary
+        return summary, data.y_train
     model.load_state_dict(initial)  # the student starts again from the pre-trained weights
     x = Batch.cat([data.x_train, data.x_pool.rows(chosen)])
     y = torch.cat([data.y_train, pseudo])
@@ -182,6 +197,6 @@ def finetune(
     if (student.best or 0.0) < (result_best or 0.0):
         model.load_state_dict(teacher)  # keep whichever validates better
         summary["kept"] = "teacher"
-    else:
-        summary.update(kept="student", val_accuracy=student.best, steps=summary["steps"] + student.steps)
-    return summary
+        return summary, data.y_train
+    summary.update(kept="student", val_accuracy=student.best, steps=summary["steps"] + student.steps)
+    return summary, y
