@@ -9,7 +9,7 @@ only help where the labels' balance (K per class) is not the data's.
         --pair letter=bench/runs/ema-letter/fixed,bench/runs/ema-letter/fixed-prior
 
 Writes bench/results/prior.json (`rows`: every cell of both studies with its task and prior; `pairs`: per task
-and method the two means and the difference) and prints the table README.md shows.
+and method the two means and the difference) and prints the table README.md shows (bench/readme.py).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import readme
 from _common import portable, save_json
 
 from ptft.config import DataConfig
+from ptft.evaluate.compare import starts
 from ptft.evaluate.report import command
 from ptft.evaluate.stats import paired_difference, t_interval
 from ptft.modalities import read_data
@@ -34,7 +36,13 @@ def study(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if not path.is_file():
         raise SystemExit(f"{path}: no such file; run (or finish) the study first")
     results = json.loads(path.read_text())
-    return results, [r for r in results["rows"] if r["kind"] == "finetune"]
+    named = {source: name for name, source in starts(tuple(results["config"].get("pretrained", []))).items()}
+    rows = []
+    for r in results["rows"]:
+        if r["kind"] == "finetune":  # a study of one start names its rows `full`: here they say which (full[minilm])
+            start = named.get(r["pretrained"])
+            rows.append({**r, "method": f"{r['method']}[{start}]" if start and "[" not in r["method"] else r["method"]})
+    return results, rows
 
 
 def imbalance(test: str) -> float:
@@ -63,17 +71,6 @@ def pair_rows(task: str, without: list[dict[str, Any]], with_: list[dict[str, An
     return out
 
 
-def table(pairs: list[dict[str, Any]], shares: dict[str, float]) -> str:
-    lines = ["| task (largest / smallest class share) | method | K | `--prior labels` % | `--prior pool` % | "
-             "difference (points) [95 % CI] | seeds |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for p in pairs:
-        low, high = (100 * v for v in p["diff_ci"])
-        lines.append(f"| {p['task']} ({shares[p['task']]:.0f}×) | `{p['method']}` | {p['labels_per_class']} | "
-                     f"{100 * p['without']:.1f} | {100 * p['with']:.1f} | {100 * p['diff']:+.1f} [{low:+.1f}, "
-                     f"{high:+.1f}] | {p['seeds']} |")  # fmt: skip
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pair", action="append", required=True, help="TASK=STUDY_WITHOUT,STUDY_WITH")
@@ -92,8 +89,8 @@ def main() -> None:
         rows += [{"task": task, "prior": prior, **c} for prior, cells in (("labels", without), ("pool", with_))
                  for c in cells]  # fmt: skip
         commands += [command(results_a), command(results_b)]
-    print(table(pairs, shares))
     save_json("prior.json", portable({"pairs": pairs, "imbalance": shares, "rows": rows, "commands": commands}))
+    print(readme.prior())
 
 
 if __name__ == "__main__":

@@ -166,6 +166,20 @@ def peers(task: str = "wordnet-supersenses") -> str:
     return "\n".join(lines)
 
 
+def prior() -> str:
+    """Per task and fine-tuned method: accuracy with `--prior labels` and with `--prior pool`, and the paired
+    difference (bench/prior.py's prior.json); the task's largest class share over its smallest beside it."""
+    results = load("prior")
+    lines = ["| task (largest / smallest class share) | method | K | `--prior labels` % | `--prior pool` % | "
+             "difference (points) [95 % CI] | seeds |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for p in results["pairs"]:
+        low, high = (100 * v for v in p["diff_ci"])
+        lines.append(f"| {p['task']} ({results['imbalance'][p['task']]:.0f}×) | `{p['method']}` | "
+                     f"{p['labels_per_class']} | {100 * p['without']:.1f} | {100 * p['with']:.1f} | "
+                     f"{100 * p['diff']:+.1f} [{low:+.1f}, {high:+.1f}] | {p['seeds']} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def _gap(d: dict[str, float]) -> str:
     return f"{100 * d['mean']:+.1f} [{100 * d['ci_low']:+.1f}, {100 * d['ci_high']:+.1f}]"
 
@@ -182,6 +196,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "averaging_fashion_mnist": lambda: compare_table("averaging_fashion-mnist"),
     "averaging_letter": lambda: compare_table("averaging_letter"),
     "peers_verbs": lambda: peers("wordnet-verb-supersenses"),
+    "prior": prior,
     "budget": budget,
     "objectives": objectives,
     "tables": lambda: tables("tables"),

@@ -12,20 +12,20 @@ from ptft.api import FineTuner
 from ptft.config import CompareConfig, FinetuneConfig
 from ptft.errors import ConfigError, PtftError
 from ptft.finetune.model import load
-from ptft.finetune.prior import class_shares, em_prior, logit_shift, shift_head
+from ptft.finetune.prior import em_prior, logit_shift, shift_head
 from ptft.models import ClassificationHead
 from tests.conftest import synthetic_images
 
 
 def naive_em(proba: np.ndarray, trained: np.ndarray, rounds: int) -> np.ndarray:
-    """Saerens et al. 2002, eqs. 2.9-2.10, example by example, with one added example a class (MAP)."""
+    """Saerens et al. 2002, eqs. 2.9-2.10, example by example, with K examples added as `trained` (MAP)."""
     prior = trained.copy()
     for _ in range(rounds):
         adjusted = []
         for p in proba:
             w = [p[k] * prior[k] / trained[k] for k in range(len(p))]
             adjusted.append([v / sum(w) for v in w])
-        prior = (np.array(adjusted).sum(0) + 1) / (len(proba) + len(trained))
+        prior = (np.array(adjusted).sum(0) + len(trained) * trained) / (len(proba) + len(trained))
     return prior
 
 
@@ -84,9 +84,9 @@ def test_prior_pool_moves_only_the_head_bias_and_the_bundle_keeps_it(tmp_path: A
                "labels_per_class": 3, "val_per_class": 1}  # fmt: skip
     plain = FineTuner(out=str(tmp_path / "labels"), **options).fit(data)
     shifted = FineTuner(out=str(tmp_path / "pool"), prior="pool", **options).fit(data)
-    prior = shifted.metrics_["prior"]
-    assert prior["trained"] == [0.25] * 4 and prior["pool_examples"] == len(data) - 16
-    assert sum(prior["pool"]) == pytest.approx(1.0, abs=1e-4) and "prior" not in plain.metrics_
+    prior = shifted.metrics_["prior"]  # "trained": the model's mean posterior on its 12 training images
+    assert prior["pool_examples"] == len(data) - 16 and "prior" not in plain.metrics_
+    assert sum(prior["pool"]) == pytest.approx(1.0, abs=1e-4) and sum(prior["trained"]) == pytest.approx(1.0, abs=1e-4)
     a, b = load(tmp_path / "labels"), load(tmp_path / "pool")
     state_a, state_b = a.module.state_dict(), b.module.state_dict()
     moved = [k for k in state_a if not torch.equal(state_a[k], state_b[k])]
@@ -107,5 +107,21 @@ def test_prior_pool_needs_a_pool_and_classes(tmp_path: Any, tiny: dict[str, Any]
     assert not (tmp_path / "x").exists()
 
 
-def test_class_shares() -> None:
-    assert class_shares(torch.tensor([0, 0, 2, 2]), 3).tolist() == [0.5, 0.0, 0.5]
+
+def test_a_pool_like_the_training_inputs_leaves_the_model_as_it_is() -> None:
+    """The balance the model trained under is read from its own posteriors on its training inputs: a model
+    that says 60/30/10 to everything, on a pool that looks the same to it, is not moved (label shares of, say,
+    a third each would have moved it)."""
+    from ptft.data.batch import Batch
+    from ptft.finetune.prior import adapt_to_pool
+    from ptft.models import Classifier, build_encoder
+
+    model = Classifier(build_encoder({"name": "cnn", "input_shape": [1, 16, 16], "dim": 16, "depth": 3}),
+                       ClassificationHead(16, 3))  # fmt: skip
+    with torch.no_grad():
+        model.head.fc.weight.zero_()
+        model.head.fc.bias.copy_(torch.tensor([0.6, 0.3, 0.1]).log())
+    images = torch.from_numpy(synthetic_images(40).images).float() / 255
+    found = adapt_to_pool(model, Batch.of(images[:20]), Batch.of(images[20:]), seed=0)
+    torch.testing.assert_close(torch.tensor(found["trained"]), torch.tensor([0.6, 0.3, 0.1]))
+    torch.testing.assert_close(model.head.fc.bias.exp(), torch.tensor([0.6, 0.3, 0.1]), atol=2e-3, rtol=0)

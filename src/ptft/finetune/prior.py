@@ -27,15 +27,16 @@ SAMPLE = 10_000  # pool examples the estimate is made on: a prior has K numbers,
 def em_prior(proba: torch.Tensor, trained: torch.Tensor) -> tuple[torch.Tensor, int]:
     """-> (the class prior of the examples behind `proba`, iterations). `proba` (N, K): a model's posteriors
     under the prior `trained` (K, the class shares it was trained on). Each step re-weights every posterior
-    by (estimate / trained), renormalises, and takes their sum plus one example a class, over N + K, as the
-    next estimate: the maximum a posteriori estimate under a Dirichlet(2) prior, so that no class's share
-    falls to zero and its logit to minus infinity on the strength of a confident model alone."""
+    by (estimate / trained), renormalises, and takes their sum plus K examples shared out as `trained`, over
+    N + K, as the next estimate: the maximum a posteriori estimate under a Dirichlet prior centred on the
+    trained shares, so that no class's share falls to zero (and its logit to minus infinity) on the strength
+    of a confident model alone, and a small pool moves the model little."""
     proba, trained = proba.double(), trained.double()
     estimate = trained.clone()
     n, k = proba.shape
     for step in range(1, MAX_ITER + 1):
         weighted = proba * (estimate / trained)
-        new = ((weighted / weighted.sum(1, keepdim=True).clamp_min(1e-300)).sum(0) + 1) / (n + k)
+        new = ((weighted / weighted.sum(1, keepdim=True).clamp_min(1e-300)).sum(0) + k * trained) / (n + k)
         moved = (new - estimate).abs().max().item()
         estimate = new
         if moved < TOLERANCE:
@@ -58,19 +59,24 @@ def shift_head(head: ClassificationHead, shift: torch.Tensor) -> None:
         bias.add_((shift[1:] - shift[:1]) if head.logistic else shift)
 
 
-def class_shares(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    counts = torch.bincount(labels, minlength=num_classes).double()
-    return (counts / counts.sum()).float()
+def sample(x: Batch, seed: int) -> Batch:
+    """At most SAMPLE examples of `x`, a seeded draw, in their order."""
+    if len(x) <= SAMPLE:
+        return x
+    generator = torch.Generator().manual_seed(seed)
+    return x.rows(torch.randperm(len(x), generator=generator)[:SAMPLE].sort().values)
 
 
-def adapt_to_pool(model: Classifier, labels: torch.Tensor, pool: Batch, seed: int) -> dict[str, Any]:
-    """Move `model`'s head to the class balance of `pool` (a seeded sample of at most SAMPLE examples), from
-    that of `labels` (what it trained on); -> what was estimated, for the run's metrics."""
+def adapt_to_pool(model: Classifier, trained_on: Batch, pool: Batch, seed: int) -> dict[str, Any]:
+    """Move `model`'s head to the class balance of `pool`, from the balance it has on `trained_on` (the inputs
+    it was trained on), each a seeded sample of at most SAMPLE examples; -> what was estimated, for the run's
+    metrics. The balance it trained under is read from its own mean posterior on its training inputs, not
+    from their labels: EM needs the prior the posteriors are calibrated to, and a model that has not fitted
+    its training set (self-training's student sees its 30,000 pseudo-labels less than once) is not at their
+    shares; taking the label shares there sent the estimate to a single class."""
     assert isinstance(model.head, ClassificationHead), "config refuses --prior pool for regression"
-    trained = class_shares(labels, model.head.num_classes)
-    if len(pool) > SAMPLE:
-        generator = torch.Generator().manual_seed(seed)
-        pool = pool.rows(torch.randperm(len(pool), generator=generator)[:SAMPLE].sort().values)
+    trained = predict_proba(model, sample(trained_on, seed)).double().mean(0).float()
+    pool = sample(pool, seed)
     estimate, iterations = em_prior(predict_proba(model, pool), trained)
     shift_head(model.head, logit_shift(trained, estimate))
     return {

@@ -154,18 +154,18 @@ def finetune(
 ) -> dict[str, Any]:
     """Fine-tune `model` in place; returns a summary (validation accuracy, steps, why it stopped). With
     `--prior pool` the head then moves to the pool's class balance (finetune/prior.py)."""
-    summary, labels = _fit(model, data, cfg, modality, run_dir, info, resume, stop_at)
+    summary, trained_on = _fit(model, data, cfg, modality, run_dir, info, resume, stop_at)
     if cfg.prior == "pool":
-        summary["prior"] = adapt_to_pool(model, labels, data.x_pool, cfg.loop.seed)
+        summary["prior"] = adapt_to_pool(model, trained_on, data.x_pool, cfg.loop.seed)
     return summary
 
 
 def _fit(
     model: Classifier, data: LabelledBatches, cfg: FinetuneConfig, modality: Modality, run_dir: Path | None,
     info: Dist, resume: bool, stop_at: int,
-) -> tuple[dict[str, Any], torch.Tensor]:  # fmt: skip
-    """The strategy's training (and self-training's student) -> (summary, the labels the kept model trained
-    on: the labelled ones, with the pseudo-labels it was given)."""
+) -> tuple[dict[str, Any], Batch]:  # fmt: skip
+    """The strategy's training (and self-training's student) -> (summary, the inputs the kept model trained
+    on: the labelled ones, with the pseudo-labelled ones it was given)."""
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     spread = None
     if cfg.strategy == "label-prop":  # the labels spread over the pre-trained embedding first, then train
@@ -179,14 +179,14 @@ def _fit(
         summary["pseudo_labels"] = spread
     result_best = summary.get("val_accuracy")
     if cfg.strategy != "self-train":
-        return summary, data.y_train
+        return summary, data.x_train
 
     chosen, pseudo = pseudo_label(model, data.x_pool, cfg.pseudo_threshold, cfg.pseudo_max_per_class)
     teacher = {k: v.detach().clone() for k, v in model.state_dict().items()}
     summary.update(teacher_val_accuracy=result_best, pseudo_labels=int(len(chosen)))
     if len(chosen) == 0:
         summary["student"] = "skipped: no pool example reached the confidence threshold"
-        return summary, data.y_train
+        return summary, data.x_train
     model.load_state_dict(initial)  # the student starts again from the pre-trained weights
     x = Batch.cat([data.x_train, data.x_pool.rows(chosen)])
     y = torch.cat([data.y_train, pseudo])
@@ -197,6 +197,6 @@ def _fit(
     if (student.best or 0.0) < (result_best or 0.0):
         model.load_state_dict(teacher)  # keep whichever validates better
         summary["kept"] = "teacher"
-        return summary, data.y_train
+        return summary, data.x_train
     summary.update(kept="student", val_accuracy=student.best, steps=summary["steps"] + student.steps)
-    return summary, y
+    return summary, x
