@@ -196,7 +196,6 @@ TABLES: dict[str, Callable[[], str]] = {
     "averaging_fashion_mnist": lambda: compare_table("averaging_fashion-mnist"),
     "averaging_letter": lambda: compare_table("averaging_letter"),
     "peers_verbs": lambda: peers("wordnet-verb-supersenses"),
-    "prior": prior,
     "budget": budget,
     "objectives": objectives,
     "tables": lambda: tables("tables"),
