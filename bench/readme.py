@@ -167,15 +167,18 @@ def peers(task: str = "wordnet-supersenses") -> str:
 
 
 def prior() -> str:
-    """Per task and fine-tuned method: accuracy with `--prior labels` and with `--prior pool`, and the paired
-    difference (bench/prior.py's prior.json); the task's largest class share over its smallest beside it."""
+    """Per task and fine-tuned method: accuracy before and after the move to the pool's shares (`--prior pool`),
+    the paired difference (bench/prior.py's prior.json), and how unequal the classes are: in the test set, and as
+    the move estimated them for the pool (largest share over smallest)."""
     results = load("prior")
-    lines = ["| task (largest / smallest class share) | method | K | `--prior labels` % | `--prior pool` % | "
-             "difference (points) [95 % CI] | seeds |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| task | method | K | classes' largest / smallest share: test set | estimated for the pool | "
+             "accuracy % before | after | difference (points) [95 % CI] | seeds |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for p in results["pairs"]:
         low, high = (100 * v for v in p["diff_ci"])
-        lines.append(f"| {p['task']} ({results['imbalance'][p['task']]:.0f}×) | `{p['method']}` | "
-                     f"{p['labels_per_class']} | {100 * p['without']:.1f} | {100 * p['with']:.1f} | "
+        lines.append(f"| {p['task']} | `{p['method']}` | {p['labels_per_class']} | "
+                     f"{results['imbalance'][p['task']]:.0f}× | {p['estimated_imbalance']:.0f}× | "
+                     f"{100 * p['without']:.1f} | {100 * p['with']:.1f} | "
                      f"{100 * p['diff']:+.1f} [{low:+.1f}, {high:+.1f}] | {p['seeds']} |")  # fmt: skip
     return "\n".join(lines)
 

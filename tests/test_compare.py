@@ -11,13 +11,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from ptft import cli
 from ptft import errors as ptft_errors
 from ptft.api import Pretrainer, compare
-from ptft.config import to_dict
+from ptft.config import CompareConfig, to_dict
+from ptft.data.types import Examples
 from ptft.evaluate import compare as compare_module
 from ptft.evaluate.stats import paired_difference, t_interval, verdict
+from ptft.finetune.model import load
+from ptft.finetune.prior import logit_shift, shift_head
 from tests.conftest import synthetic_images, synthetic_texts, write_png
 
 T_975_2 = 4.302652729911275  # Student t, 97.5 % quantile, 2 degrees of freedom
@@ -59,6 +63,11 @@ def study(tmp_path: Path, pretrained: Path, **more: Any) -> dict[str, Any]:
                                "eval_every": 2, "batch_size": 16, "precision": "fp32"}  # fmt: skip
     options["pretrained"] = str(pretrained)
     return compare(data=synthetic_images(160, seed=1), **{**options, **more})
+
+
+def scored_part() -> Examples:
+    """The test set `study` scores on: compare's own seeded split of its data."""
+    return compare_module.split_test(CompareConfig(), synthetic_images(160, seed=1))[1]
 
 
 def test_every_method_sees_the_same_labelled_examples_per_budget_and_seed(tmp_path: Path, pretrained: Path) -> None:
@@ -216,7 +225,17 @@ def test_prior_pool_moves_the_final_fit_only_and_the_report_says_so(tmp_path: Pa
     assert final["config"]["prior"] == "pool" and len(final["metrics"]["prior"]["pool"]) == 4
     fold = json.loads((runs / "fold-0" / "ptft.json").read_text())
     assert fold["config"]["prior"] == "labels" and "prior" not in fold["metrics"]  # a fold only picks the step
-    assert "(--prior pool); the baselines were not" in (tmp_path / "cmp" / "report.md").read_text()
+    report = (tmp_path / "cmp" / "report.md").read_text()
+    assert "(--prior pool); the baselines were not" in report
+    (row,) = json.loads((tmp_path / "cmp" / "results.json").read_text())["rows"]
+    assert row["prior"] == {k: final["metrics"]["prior"][k] for k in ("trained", "pool")}
+    model = load(runs / "final")  # the bundle keeps the moved head; moved back by hand, it scores before_prior
+    assert row["accuracy"] == model.evaluate(scored_part())["accuracy"]
+    shift = logit_shift(torch.tensor(row["prior"]["trained"]), torch.tensor(row["prior"]["pool"]))
+    shift_head(model.head, -shift)
+    assert row["before_prior"]["accuracy"] == model.evaluate(scored_part())["accuracy"]
+    change = 100 * (row["accuracy"] - row["before_prior"]["accuracy"])
+    assert f"before the move, paired, it changed accuracy by: full at K = 4 {change:+.1f} points." in report
 
 
 def test_kfold_fits_a_staged_strategy_at_each_stages_own_picked_step(tmp_path: Path, pretrained: Path) -> None:

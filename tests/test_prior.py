@@ -12,7 +12,7 @@ from ptft.api import FineTuner
 from ptft.config import CompareConfig, FinetuneConfig
 from ptft.errors import ConfigError, PtftError
 from ptft.finetune.model import load
-from ptft.finetune.prior import em_prior, logit_shift, shift_head
+from ptft.finetune.prior import em_prior, logit_shift, shift_head, unshifted
 from ptft.models import ClassificationHead
 from tests.conftest import synthetic_images
 
@@ -66,6 +66,22 @@ def test_the_shift_turns_posteriors_into_those_under_the_new_prior() -> None:
     shift_head(logistic, logit_shift(torch.tensor([0.5, 0.5]), torch.tensor([0.9, 0.1])))
     expected = before * torch.tensor([1.8, 0.2])
     torch.testing.assert_close(torch.softmax(logistic(features), 1), expected / expected.sum(1, keepdim=True))
+
+
+def test_unshifted_gives_back_the_head_before_the_move_for_its_block_only() -> None:
+    head = ClassificationHead(5, 3)
+    features = torch.randn(7, 2, 5)
+    before = head(features)
+    record = {"trained": [0.25, 0.25, 0.5], "pool": [0.6, 0.3, 0.1]}
+    shift_head(head, logit_shift(torch.tensor(record["trained"]), torch.tensor(record["pool"])))
+    moved = head.fc.bias.detach().clone()
+    assert not torch.allclose(head(features), before)
+    with unshifted(head, record):
+        torch.testing.assert_close(head(features), before)
+    assert torch.equal(head.fc.bias, moved)  # exactly the moved bias again, not a float round trip of it
+    with pytest.raises(RuntimeError), unshifted(head, record):
+        raise RuntimeError("scoring failed")
+    assert torch.equal(head.fc.bias, moved)
 
 
 def test_no_class_is_estimated_away() -> None:

@@ -35,11 +35,12 @@ from ptft.evaluate.baselines import run_baseline
 from ptft.evaluate.report import write_reports
 from ptft.evaluate.summary import RIVALS, SCRATCH, summarize, verdicts
 from ptft.finetune.job import Finetuned, refuse_fixmatch_without_views, run_finetune
-from ptft.finetune.model import load
+from ptft.finetune.model import Model, load
+from ptft.finetune.prior import unshifted
 from ptft.finetune.strategies import STRATEGIES, lora_targets
 from ptft.modalities import Baseline, Modality, modality_of, read_data
 from ptft.models import Classifier, build_encoder
-from ptft.models.heads import new_head
+from ptft.models.heads import ClassificationHead, new_head
 from ptft.notes import note
 from ptft.objectives.supervised import SupervisedClassification
 from ptft.train.batches import BatchStream
@@ -304,7 +305,19 @@ def run_cell(cell: Cell, cfg: CompareConfig, train: Examples, test: Examples, ou
         report = tuned.model.evaluate(test)
         row.update({key: report[key] for key in METRICS[cfg.task]})
         row.update(labelled=tuned.metrics["labelled"], steps=tuned.metrics["steps"])
+        if "prior" in tuned.metrics:
+            row.update(_before_the_shift(tuned.model, tuned.metrics["prior"], test))
     return {**row, "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _before_the_shift(model: Model, prior: dict[str, Any], test: Examples) -> dict[str, Any]:
+    """With --prior pool: the shares the head was moved between, and the test scores of the same model before
+    the move, so that one study says whether the move helped (the training is not run twice)."""
+    assert isinstance(model.head, ClassificationHead), "config refuses --prior pool for regression"
+    with unshifted(model.head, prior):
+        report = model.evaluate(test)
+    shares = {"trained": prior["trained"], "pool": prior["pool"]}
+    return {"prior": shares, "before_prior": {key: report[key] for key in METRICS["classification"]}}
 
 
 # How k-fold turns the folds' validation into the final fit's steps (per stage): "median", the median of the

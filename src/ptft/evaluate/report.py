@@ -18,6 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
+from ptft.evaluate.stats import paired_difference  # noqa: E402
+
 CLASSIFICATION = {"primary": "accuracy", "secondary": "macro_f1"}
 
 
@@ -178,8 +180,29 @@ def _pool(data: dict[str, Any]) -> str:
 def _prior(results: dict[str, Any]) -> str:
     if results["config"].get("prior") != "pool":
         return ""
-    return (" Each fine-tuned model's head was then moved to the class shares of the pool, estimated from its own "
-            "predictions (--prior pool); the baselines were not.")  # fmt: skip
+    moved = (" Each fine-tuned model's head was then moved to the class shares of the pool, estimated from its own "
+             "predictions (--prior pool); the baselines were not.")  # fmt: skip
+    effects = prior_effects(results["rows"])
+    if not effects:  # a study written before the cells kept their scores from before the move
+        return moved
+    shown = [f"{e['method']} at K = {e['labels_per_class']} {100 * e['diff'].mean:+.1f} points" +
+             (f" [{100 * e['diff'].low:+.1f}, {100 * e['diff'].high:+.1f}]" if e["diff"].n > 1 else "")
+             for e in effects]  # fmt: skip
+    return f"{moved} Against the same models before the move, paired, it changed accuracy by: {'; '.join(shown)}."
+
+
+def prior_effects(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per fine-tuned method and budget of a --prior pool study: its accuracy after the move to the pool's shares
+    minus before it, paired by seed (`diff`, an Interval), from the cells' `before_prior` scores."""
+    moved = [r for r in rows if "before_prior" in r]
+    effects = []
+    for method, k in dict.fromkeys((r["method"], r["labels_per_class"]) for r in moved):
+        cells = [r for r in moved if (r["method"], r["labels_per_class"]) == (method, k)]
+        after = {r["seed"]: r["accuracy"] for r in cells}
+        before = {r["seed"]: r["before_prior"]["accuracy"] for r in cells}
+        effects.append({"method": method, "labels_per_class": k, "before": before, "after": after,
+                        "diff": paired_difference(after, before)})  # fmt: skip
+    return effects
 
 
 def _selection(results: dict[str, Any]) -> str:

@@ -11,6 +11,8 @@ over-confident model's confusions pull it away from uniform, and the shift costs
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -57,6 +59,19 @@ def shift_head(head: ClassificationHead, shift: torch.Tensor) -> None:
     bias = head.fc.bias
     with torch.no_grad():
         bias.add_((shift[1:] - shift[:1]) if head.logistic else shift)
+
+
+@contextmanager
+def unshifted(head: ClassificationHead, record: dict[str, Any]) -> Iterator[None]:
+    """Inside the block, `head` is as it was before `adapt_to_pool` moved it (`record`: what that returned);
+    after it, its bias is again exactly the moved one. So a study can score the same model both ways."""
+    bias = head.fc.bias.detach().clone()
+    shift_head(head, -logit_shift(torch.tensor(record["trained"]), torch.tensor(record["pool"])))
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            head.fc.bias.copy_(bias)
 
 
 def sample(x: Batch, seed: int) -> Batch:
