@@ -12,7 +12,7 @@ from ptft.api import FineTuner
 from ptft.config import CompareConfig, FinetuneConfig
 from ptft.errors import ConfigError, PtftError
 from ptft.finetune.model import load
-from ptft.finetune.prior import em_prior, logit_shift, shift_head, unshifted
+from ptft.finetune.prior import em_prior, estimate_pool, logit_shift, shift_head, unshifted
 from ptft.models import ClassificationHead
 from tests.conftest import synthetic_images
 
@@ -141,3 +141,33 @@ def test_a_pool_like_the_training_inputs_leaves_the_model_as_it_is() -> None:
     found = adapt_to_pool(model, Batch.of(images[:20]), Batch.of(images[20:]), seed=0)
     torch.testing.assert_close(torch.tensor(found["trained"]), torch.tensor([0.6, 0.3, 0.1]))
     torch.testing.assert_close(model.head.fc.bias.exp(), torch.tensor([0.6, 0.3, 0.1]), atol=2e-3, rtol=0)
+
+
+def test_a_self_trained_student_is_moved_to_its_teachers_estimate(
+    tmp_path: Any, tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The student's own posteriors are not the ones EM can trust (finetune/prior.py): the pool's shares are its
+    teacher's estimate, made once, before the student trains, and the student moves to them from the balance it
+    has on its own training inputs."""
+    from ptft.finetune import run as run_module
+
+    estimates: list[dict[str, Any]] = []
+
+    def recorded(*args: Any) -> dict[str, Any]:
+        estimates.append(estimate_pool(*args))
+        return estimates[-1]
+
+    monkeypatch.setattr(run_module, "estimate_pool", recorded)
+    options = {**tiny, "encoder": "cnn", "depth": 3, "steps": 6, "lr": 3e-3, "augment": False, "labels_per_class": 4,
+               "folds": 2, "fold": -1, "strategy": "self-train", "pseudo_threshold": 0.0}  # no validation: the student
+    student = FineTuner(out=str(tmp_path / "student"), prior="pool", **options).fit(synthetic_images(96))
+    prior = student.metrics_["prior"]
+    assert student.metrics_["kept"] == "student" and prior["estimated_by"] == "teacher"  # is kept
+    (teacher,) = estimates
+    assert prior["pool"] == teacher["pool"] and prior["teacher_trained"] == teacher["trained"]
+    assert prior["trained"] != teacher["trained"]  # the student's own balance, which it moves from
+    plain = FineTuner(out=str(tmp_path / "plain"), **options).fit(synthetic_images(96))  # the same run, not moved
+    bias = [load(tmp_path / name).module.state_dict()["head.fc.bias"] for name in ("student", "plain")]
+    expected = logit_shift(torch.tensor(prior["trained"]), torch.tensor(prior["pool"]))
+    torch.testing.assert_close(bias[0] - bias[1], expected, atol=1e-4, rtol=0)
+    assert plain.metrics_["steps"] == student.metrics_["steps"]

@@ -14,7 +14,7 @@ from ptft.data.batch import Batch
 from ptft.errors import ConfigError
 from ptft.evaluate.metrics import regression_report
 from ptft.finetune.predict import accuracy_of, predict_values
-from ptft.finetune.prior import adapt_to_pool
+from ptft.finetune.prior import adapt_to_pool, estimate_pool
 from ptft.finetune.selftrain import propagated_labels, pseudo_label
 from ptft.finetune.strategies import STRATEGIES
 from ptft.modalities import Modality
@@ -154,18 +154,19 @@ def finetune(
 ) -> dict[str, Any]:
     """Fine-tune `model` in place; returns a summary (validation accuracy, steps, why it stopped). With
     `--prior pool` the head then moves to the pool's class balance (finetune/prior.py)."""
-    summary, trained_on = _fit(model, data, cfg, modality, run_dir, info, resume, stop_at)
+    summary, trained_on, estimated = _fit(model, data, cfg, modality, run_dir, info, resume, stop_at)
     if cfg.prior == "pool":
-        summary["prior"] = adapt_to_pool(model, trained_on, data.x_pool, cfg.loop.seed)
+        summary["prior"] = adapt_to_pool(model, trained_on, data.x_pool, cfg.loop.seed, estimated)
     return summary
 
 
 def _fit(
     model: Classifier, data: LabelledBatches, cfg: FinetuneConfig, modality: Modality, run_dir: Path | None,
     info: Dist, resume: bool, stop_at: int,
-) -> tuple[dict[str, Any], Batch]:  # fmt: skip
+) -> tuple[dict[str, Any], Batch, dict[str, Any] | None]:  # fmt: skip
     """The strategy's training (and self-training's student) -> (summary, the inputs the kept model trained
-    on: the labelled ones, with the pseudo-labelled ones it was given)."""
+    on: the labelled ones, with the pseudo-labelled ones it was given, and with --prior pool a self-trained
+    student's estimate of the pool's shares, made by its teacher: finetune/prior.py says why)."""
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     spread = None
     if cfg.strategy == "label-prop":  # the labels spread over the pre-trained embedding first, then train
@@ -179,14 +180,15 @@ def _fit(
         summary["pseudo_labels"] = spread
     result_best = summary.get("val_accuracy")
     if cfg.strategy != "self-train":
-        return summary, data.x_train
+        return summary, data.x_train, None
 
     chosen, pseudo = pseudo_label(model, data.x_pool, cfg.pseudo_threshold, cfg.pseudo_max_per_class)
     teacher = {k: v.detach().clone() for k, v in model.state_dict().items()}
     summary.update(teacher_val_accuracy=result_best, pseudo_labels=int(len(chosen)))
     if len(chosen) == 0:
         summary["student"] = "skipped: no pool example reached the confidence threshold"
-        return summary, data.x_train
+        return summary, data.x_train, None
+    estimated = estimate_pool(model, data.x_train, data.x_pool, cfg.loop.seed) if cfg.prior == "pool" else None
     model.load_state_dict(initial)  # the student starts again from the pre-trained weights
     x = Batch.cat([data.x_train, data.x_pool.rows(chosen)])
     y = torch.cat([data.y_train, pseudo])
@@ -197,6 +199,6 @@ def _fit(
     if (student.best or 0.0) < (result_best or 0.0):
         model.load_state_dict(teacher)  # keep whichever validates better
         summary["kept"] = "teacher"
-        return summary, data.x_train
+        return summary, data.x_train, None
     summary.update(kept="student", val_accuracy=student.best, steps=summary["steps"] + student.steps)
-    return summary, x
+    return summary, x, estimated
