@@ -226,7 +226,7 @@ def test_prior_pool_moves_the_final_fit_only_and_the_report_says_so(tmp_path: Pa
     fold = json.loads((runs / "fold-0" / "ptft.json").read_text())
     assert fold["config"]["prior"] == "labels" and "prior" not in fold["metrics"]  # a fold only picks the step
     report = (tmp_path / "cmp" / "report.md").read_text()
-    assert "(--prior pool); the baselines were not" in report
+    assert "(a self-trained student's from its teacher's; --prior pool); the baselines were not" in report
     (row,) = json.loads((tmp_path / "cmp" / "results.json").read_text())["rows"]
     assert row["prior"] == {k: final["metrics"]["prior"][k] for k in ("trained", "pool")}
     model = load(runs / "final")  # the bundle keeps the moved head; moved back by hand, it scores before_prior
