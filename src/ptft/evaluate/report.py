@@ -181,7 +181,8 @@ def _prior(results: dict[str, Any]) -> str:
     if results["config"].get("prior") != "pool":
         return ""
     moved = (" Each fine-tuned model's head was then moved to the class shares of the pool, estimated from its own "
-             "predictions (a self-trained student's from its teacher's; --prior pool); the baselines were not.")  # fmt: skip
+             "predictions (a self-trained student's from its teacher's; --prior pool); the baselines were "
+             "not.")  # fmt: skip
     effects = prior_effects(results["rows"])
     if not effects:  # a study written before the cells kept their scores from before the move
         return moved
