@@ -1,16 +1,18 @@
 """Does moving a fine-tuned model to the pool's class shares (`--prior pool`) help? A `ptft compare` study run with
 `--prior pool` keeps, in each fine-tuned cell, the test scores of the same model before the move (`before_prior`),
 so one study pairs every model with itself, seed by seed, and nothing is trained twice. Per task and fine-tuned
-method: accuracy before and after, and the difference with its 95 % interval. A task's classes are described by
+method: accuracy before and after, and the difference with its 95 % interval (and macro-F1's, which weighs the
+rare classes the move can give up as much as the common ones). A task's classes are described by
 how unequal their shares are in its test set (the largest share over the smallest), since the move can only help
 where the labels' balance (K per class) is not the data's, and by the same ratio of the shares the move estimated
 for the pool (what a user sees without test labels).
 
     .venv/bin/python bench/prior.py --study wordnet-supersenses=bench/runs/minilm-prior \\
-        --study letter=bench/runs/prior-letter
+        --study letter=bench/runs/prior-tables/letter      (README.md: the studies and all their commands)
 
-Writes bench/results/prior.json (`pairs`: per task, method and budget the two means, the difference and the
-shares' ratios; `rows`: every fine-tuned cell; `commands`) and prints the table README.md shows (bench/readme.py).
+Writes bench/results/prior.json (`pairs`: per task, method and budget the two means, the difference, macro-F1's
+difference and the shares' ratios; `rows`: every fine-tuned cell; `commands`) and prints the table README.md
+shows (bench/readme.py).
 """
 
 from __future__ import annotations
@@ -68,10 +70,12 @@ def pairs(task: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = (effect["method"], effect["labels_per_class"])
         cells = [r for r in rows if (r["method"], r["labels_per_class"]) == key]
         ratio = float(np.mean([max(r["prior"]["pool"]) / min(r["prior"]["pool"]) for r in cells]))
+        f1 = t_interval([r["macro_f1"] - r["before_prior"]["macro_f1"] for r in cells])  # rare classes' side
         out.append({"task": task, "method": effect["method"], "labels_per_class": effect["labels_per_class"],
                     "seeds": diff.n, "without": t_interval(list(effect["before"].values())).mean,
                     "with": t_interval(list(effect["after"].values())).mean, "diff": diff.mean,
-                    "diff_ci": [diff.low, diff.high], "estimated_imbalance": ratio})  # fmt: skip
+                    "diff_ci": [diff.low, diff.high], "macro_f1_diff": f1.mean, "macro_f1_diff_ci": [f1.low, f1.high],
+                    "estimated_imbalance": ratio})  # fmt: skip
     return out
 
 

@@ -168,18 +168,20 @@ def peers(task: str = "wordnet-supersenses") -> str:
 
 def prior() -> str:
     """Per task and fine-tuned method: accuracy before and after the move to the pool's shares (`--prior pool`),
-    the paired difference (bench/prior.py's prior.json), and how unequal the classes are: in the test set, and as
-    the move estimated them for the pool (largest share over smallest)."""
+    the paired difference and macro-F1's (bench/prior.py's prior.json), and how unequal the classes are: in the
+    test set, and as the move estimated them for the pool (largest share over smallest)."""
     results = load("prior")
     lines = ["| task | method | K | classes' largest / smallest share: test set | estimated for the pool | "
-             "accuracy % before | after | difference (points) [95 % CI] | seeds |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "accuracy % before | after | difference (points) [95 % CI] | macro-F1 difference | seeds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for p in results["pairs"]:
         low, high = (100 * v for v in p["diff_ci"])
+        f1_low, f1_high = (100 * v for v in p["macro_f1_diff_ci"])
         lines.append(f"| {p['task']} | `{p['method']}` | {p['labels_per_class']} | "
                      f"{results['imbalance'][p['task']]:.0f}× | {p['estimated_imbalance']:.0f}× | "
                      f"{100 * p['without']:.1f} | {100 * p['with']:.1f} | "
-                     f"{100 * p['diff']:+.1f} [{low:+.1f}, {high:+.1f}] | {p['seeds']} |")  # fmt: skip
+                     f"{100 * p['diff']:+.1f} [{low:+.1f}, {high:+.1f}] | "
+                     f"{100 * p['macro_f1_diff']:+.1f} [{f1_low:+.1f}, {f1_high:+.1f}] | {p['seeds']} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -198,6 +200,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "pool_fashion_mnist": lambda: compare_table("pool_fashion-mnist"),
     "averaging_fashion_mnist": lambda: compare_table("averaging_fashion-mnist"),
     "averaging_letter": lambda: compare_table("averaging_letter"),
+    "prior": prior,
     "peers_verbs": lambda: peers("wordnet-verb-supersenses"),
     "budget": budget,
     "objectives": objectives,

@@ -13,7 +13,7 @@ from tests.conftest import bench_module
 
 def cell(method: str, seed: int, before: float, after: float, pool: list[float]) -> dict[str, Any]:
     return {"method": method, "kind": "finetune", "labels_per_class": 10, "seed": seed, "pretrained": "runs/pre",
-            "accuracy": after, "before_prior": {"accuracy": before, "macro_f1": before},
+            "accuracy": after, "macro_f1": after - 0.05, "before_prior": {"accuracy": before, "macro_f1": before},
             "prior": {"trained": [0.5, 0.5], "pool": pool}}  # fmt: skip
 
 
@@ -24,6 +24,7 @@ def test_each_model_is_paired_with_itself_before_the_move() -> None:
     full, linear = prior.pairs("t", rows)
     assert (full["method"], full["seeds"]) == ("full", 2) and full["diff"] == pytest.approx(0.025)
     assert full["without"] == pytest.approx(0.65) and full["with"] == pytest.approx(0.675)
+    assert full["macro_f1_diff"] == pytest.approx(0.025 - 0.05)  # macro-F1 paired with itself too
     assert full["estimated_imbalance"] == pytest.approx((4 + 3) / 2)  # the pool's largest / smallest share, mean
     assert linear["seeds"] == 1 and linear["diff"] == pytest.approx(-0.01)
 
