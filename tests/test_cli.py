@@ -116,6 +116,21 @@ def test_finetune_evaluate_predict(
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_finetune_with_prior_pool_says_what_it_estimated(
+    pretrained: Path, data_npz: Path, labelled_images: ImageSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "ft"
+    argv = ["finetune", "--data", str(data_npz), "--pretrained", str(pretrained), "--out", str(run), "--prior", "pool",
+            "--labels-per-class", "4", "--val-per-class", "4", "--eval-every", "10", "--steps", "20", "--lr", "3e-3"]
+    assert cli.main([*argv, *TINY]) == 0
+    out = capsys.readouterr().out
+    prior = ptft.load(run).meta["metrics"]["prior"]
+    common, rare = int(np.argmax(prior["pool"])), int(np.argmin(prior["pool"]))
+    names = labelled_images.label_names
+    assert f"commonest {names[common]} {100 * prior['pool'][common]:.1f} % (trained at" in out
+    assert f"rarest {names[rare]} {100 * prior['pool'][rare]:.2f} %" in out and "ptft compare --prior pool" in out
+
+
 @pytest.mark.parametrize("command", list(cli.COMMANDS))
 def test_help_of_every_command_lists_every_option_with_its_default(
     command: str, capsys: pytest.CaptureFixture[str]

@@ -161,6 +161,20 @@ def _finetune(cfg: FinetuneConfig) -> None:
     if "test" in m:
         line += f"; test accuracy {100 * m['test']['accuracy']:.1f} %, macro-F1 {100 * m['test']['macro_f1']:.1f} %"
     print(f"{line}; bundle: {tuner.run_dir}")
+    if "prior" in m:
+        print(prior_line(m["prior"], tuner.model_.label_names))
+
+
+def prior_line(prior: dict[str, Any], names: list[str]) -> str:
+    """What --prior pool did, in a line: the classes it estimated commonest and rarest in the pool, beside their
+    shares as the model trained, so the user can judge the estimate (it follows the model's own mistakes)."""
+    pool, trained = prior["pool"], prior["trained"]
+    common, rare = max(range(len(pool)), key=pool.__getitem__), min(range(len(pool)), key=pool.__getitem__)
+    by = " (its teacher's estimate)" if prior.get("estimated_by") == "teacher" else ""
+    return (f"moved to the pool's class shares{by}: commonest {names[common]} {100 * pool[common]:.1f} % "
+            f"(trained at {100 * trained[common]:.1f} %), rarest {names[rare]} {100 * pool[rare]:.2f} % (trained "
+            f"at {100 * trained[rare]:.1f} %); whether the move helps on your data: "
+            "ptft compare --prior pool")  # fmt: skip
 
 
 def _evaluate(cfg: EvaluateConfig) -> None:
