@@ -235,7 +235,8 @@ def test_prior_pool_moves_the_final_fit_only_and_the_report_says_so(tmp_path: Pa
     shift_head(model.head, -shift)
     assert row["before_prior"]["accuracy"] == model.evaluate(scored_part())["accuracy"]
     change = 100 * (row["accuracy"] - row["before_prior"]["accuracy"])
-    assert f"before the move, paired, it changed accuracy by: full at K = 4 {change:+.1f} points." in report
+    f1_change = 100 * (row["macro_f1"] - row["before_prior"]["macro_f1"])
+    assert f"paired, it changed: full at K = 4: accuracy {change:+.1f}, macro-F1 {f1_change:+.1f}." in report
 
 
 def test_kfold_fits_a_staged_strategy_at_each_stages_own_picked_step(tmp_path: Path, pretrained: Path) -> None:

@@ -18,7 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from ptft.evaluate.stats import paired_difference  # noqa: E402
+from ptft.evaluate.stats import Interval, paired_difference  # noqa: E402
 
 CLASSIFICATION = {"primary": "accuracy", "secondary": "macro_f1"}
 
@@ -186,23 +186,30 @@ def _prior(results: dict[str, Any]) -> str:
     effects = prior_effects(results["rows"])
     if not effects:  # a study written before the cells kept their scores from before the move
         return moved
-    shown = [f"{e['method']} at K = {e['labels_per_class']} {100 * e['diff'].mean:+.1f} points" +
-             (f" [{100 * e['diff'].low:+.1f}, {100 * e['diff'].high:+.1f}]" if e["diff"].n > 1 else "")
-             for e in effects]  # fmt: skip
-    return f"{moved} Against the same models before the move, paired, it changed accuracy by: {'; '.join(shown)}."
+    shown = [f"{e['method']} at K = {e['labels_per_class']}: accuracy {_points(e['diff'])}, macro-F1 "
+             f"{_points(e['macro_f1_diff'])}" for e in effects]  # fmt: skip
+    return f"{moved} Against the same models before the move, paired, it changed: {'; '.join(shown)}."
+
+
+def _points(diff: Interval) -> str:
+    return f"{100 * diff.mean:+.1f}" + (f" [{100 * diff.low:+.1f}, {100 * diff.high:+.1f}]" if diff.n > 1 else "")
 
 
 def prior_effects(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per fine-tuned method and budget of a --prior pool study: its accuracy after the move to the pool's shares
-    minus before it, paired by seed (`diff`, an Interval), from the cells' `before_prior` scores."""
+    minus before it, paired by seed (`diff`, an Interval), and the same for macro-F1 (`macro_f1_diff`: moving
+    toward the common classes can raise accuracy while the rare ones lose), from the cells' `before_prior`."""
     moved = [r for r in rows if "before_prior" in r]
     effects = []
     for method, k in dict.fromkeys((r["method"], r["labels_per_class"]) for r in moved):
         cells = [r for r in moved if (r["method"], r["labels_per_class"]) == (method, k)]
         after = {r["seed"]: r["accuracy"] for r in cells}
         before = {r["seed"]: r["before_prior"]["accuracy"] for r in cells}
+        f1_after = {r["seed"]: r["macro_f1"] for r in cells}
+        f1_before = {r["seed"]: r["before_prior"]["macro_f1"] for r in cells}
         effects.append({"method": method, "labels_per_class": k, "before": before, "after": after,
-                        "diff": paired_difference(after, before)})  # fmt: skip
+                        "diff": paired_difference(after, before),
+                        "macro_f1_diff": paired_difference(f1_after, f1_before)})  # fmt: skip
     return effects
 
 
