@@ -29,7 +29,7 @@ from _common import portable, save_json
 from ptft.config import CompareConfig, from_dict
 from ptft.evaluate.compare import split_test, starts
 from ptft.evaluate.report import command, prior_effects
-from ptft.evaluate.stats import t_interval
+from ptft.evaluate.stats import Interval, t_interval
 from ptft.modalities import read_data
 
 
@@ -65,6 +65,7 @@ def pairs(task: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (method, budget): the means before and after the move, after − before paired by seed, and the mean
     largest / smallest share the move estimated for the pool."""
     out = []
+    rows = [r for r in rows if "before_prior" in r]  # a study resumed across the change holds older cells too
     for effect in prior_effects(rows):
         diff = effect["diff"]
         key = (effect["method"], effect["labels_per_class"])
@@ -74,9 +75,14 @@ def pairs(task: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({"task": task, "method": effect["method"], "labels_per_class": effect["labels_per_class"],
                     "seeds": diff.n, "without": t_interval(list(effect["before"].values())).mean,
                     "with": t_interval(list(effect["after"].values())).mean, "diff": diff.mean,
-                    "diff_ci": [diff.low, diff.high], "macro_f1_diff": f1.mean, "macro_f1_diff_ci": [f1.low, f1.high],
+                    "diff_ci": _bounds(diff), "macro_f1_diff": f1.mean, "macro_f1_diff_ci": _bounds(f1),
                     "estimated_imbalance": ratio})  # fmt: skip
     return out
+
+
+def _bounds(interval: Interval) -> list[float] | None:
+    """An interval's bounds; None from one seed, which has none (JSON has no NaN)."""
+    return [interval.low, interval.high] if interval.n > 1 else None
 
 
 def main() -> None:

@@ -175,14 +175,17 @@ def prior() -> str:
              "accuracy % before | after | difference (points) [95 % CI] | macro-F1 difference | seeds |",
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for p in results["pairs"]:
-        low, high = (100 * v for v in p["diff_ci"])
-        f1_low, f1_high = (100 * v for v in p["macro_f1_diff_ci"])
         lines.append(f"| {p['task']} | `{p['method']}` | {p['labels_per_class']} | "
                      f"{results['imbalance'][p['task']]:.0f}× | {p['estimated_imbalance']:.0f}× | "
                      f"{100 * p['without']:.1f} | {100 * p['with']:.1f} | "
-                     f"{100 * p['diff']:+.1f} [{low:+.1f}, {high:+.1f}] | "
-                     f"{100 * p['macro_f1_diff']:+.1f} [{f1_low:+.1f}, {f1_high:+.1f}] | {p['seeds']} |")  # fmt: skip
+                     f"{_change(p['diff'], p['diff_ci'])} | {_change(p['macro_f1_diff'], p['macro_f1_diff_ci'])} | "
+                     f"{p['seeds']} |")  # fmt: skip
     return "\n".join(lines)
+
+
+def _change(mean: float, bounds: list[float] | None) -> str:
+    """A paired change in points, with its interval where there is one (not from one seed)."""
+    return f"{100 * mean:+.1f}" + (f" [{100 * bounds[0]:+.1f}, {100 * bounds[1]:+.1f}]" if bounds else "")
 
 
 def _gap(d: dict[str, float]) -> str:

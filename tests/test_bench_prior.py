@@ -27,6 +27,7 @@ def test_each_model_is_paired_with_itself_before_the_move() -> None:
     assert full["macro_f1_diff"] == pytest.approx(0.025 - 0.05)  # macro-F1 paired with itself too
     assert full["estimated_imbalance"] == pytest.approx((4 + 3) / 2)  # the pool's largest / smallest share, mean
     assert linear["seeds"] == 1 and linear["diff"] == pytest.approx(-0.01)
+    assert linear["diff_ci"] is None and linear["macro_f1_diff_ci"] is None  # one seed has no interval (no NaN)
 
 
 def test_a_study_without_the_move_is_refused(tmp_path: Path) -> None:

@@ -129,6 +129,8 @@ def test_finetune_with_prior_pool_says_what_it_estimated(
     names = labelled_images.label_names
     assert f"commonest {names[common]} {100 * prior['pool'][common]:.1f} % (trained at" in out
     assert f"rarest {names[rare]} {100 * prior['pool'][rare]:.2f} %" in out and "ptft compare --prior pool" in out
+    flat = cli.prior_line({"pool": [0.5, 0.5], "trained": [0.4, 0.6]}, ["a", "b"])
+    assert flat == "moved to the pool's class shares: all about 50.0 %"  # no class named both commonest and rarest
 
 
 @pytest.mark.parametrize("command", list(cli.COMMANDS))

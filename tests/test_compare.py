@@ -19,6 +19,7 @@ from ptft.api import Pretrainer, compare
 from ptft.config import CompareConfig, to_dict
 from ptft.data.types import Examples
 from ptft.evaluate import compare as compare_module
+from ptft.evaluate import report as report_module
 from ptft.evaluate.stats import paired_difference, t_interval, verdict
 from ptft.finetune.model import load
 from ptft.finetune.prior import logit_shift, shift_head
@@ -226,7 +227,7 @@ def test_prior_pool_moves_the_final_fit_only_and_the_report_says_so(tmp_path: Pa
     fold = json.loads((runs / "fold-0" / "ptft.json").read_text())
     assert fold["config"]["prior"] == "labels" and "prior" not in fold["metrics"]  # a fold only picks the step
     report = (tmp_path / "cmp" / "report.md").read_text()
-    assert "(a self-trained student's from its teacher's; --prior pool); the baselines were not" in report
+    assert "estimated from its own predictions (--prior pool); the baselines were not" in report  # no teacher here
     (row,) = json.loads((tmp_path / "cmp" / "results.json").read_text())["rows"]
     assert row["prior"] == {k: final["metrics"]["prior"][k] for k in ("trained", "pool")}
     model = load(runs / "final")  # the bundle keeps the moved head; moved back by hand, it scores before_prior
@@ -236,7 +237,20 @@ def test_prior_pool_moves_the_final_fit_only_and_the_report_says_so(tmp_path: Pa
     assert row["before_prior"]["accuracy"] == model.evaluate(scored_part())["accuracy"]
     change = 100 * (row["accuracy"] - row["before_prior"]["accuracy"])
     f1_change = 100 * (row["macro_f1"] - row["before_prior"]["macro_f1"])
-    assert f"paired, it changed: full at K = 4: accuracy {change:+.1f}, macro-F1 {f1_change:+.1f}." in report
+    assert f"paired, it changed: full at K = 4 (1 seed): accuracy {change:+.1f}, macro-F1 {f1_change:+.1f}." in report
+
+
+def test_the_report_says_where_a_teacher_estimated_the_pools_shares() -> None:
+    def results(prior: dict[str, Any]) -> dict[str, Any]:
+        row = {"method": "self-train", "labels_per_class": 8, "seed": 0, "accuracy": 0.8, "macro_f1": 0.7,
+               "before_prior": {"accuracy": 0.7, "macro_f1": 0.6}, "prior": prior}  # fmt: skip
+        return {"config": {"prior": "pool"}, "rows": [row, {**row, "seed": 1, "accuracy": 0.9}]}
+
+    shares = {"trained": [0.5, 0.5], "pool": [0.8, 0.2]}
+    taught = report_module._prior(results({**shares, "estimated_by": "teacher"}))
+    assert "own predictions (a self-trained model's from its teacher's) (--prior pool)" in taught
+    assert "self-train at K = 8 (2 seeds): accuracy +15.0 [" in taught  # (0.1 + 0.2) / 2, with its interval
+    assert "teacher" not in report_module._prior(results(shares))  # a study from before the teacher's estimate
 
 
 def test_kfold_fits_a_staged_strategy_at_each_stages_own_picked_step(tmp_path: Path, pretrained: Path) -> None:

@@ -171,6 +171,8 @@ def prior_line(prior: dict[str, Any], names: list[str]) -> str:
     pool, trained = prior["pool"], prior["trained"]
     common, rare = max(range(len(pool)), key=pool.__getitem__), min(range(len(pool)), key=pool.__getitem__)
     by = " (its teacher's estimate)" if prior.get("estimated_by") == "teacher" else ""
+    if pool[common] - pool[rare] < 5e-4:  # equal shares to the printed digits: no commonest or rarest
+        return f"moved to the pool's class shares{by}: all about {100 * pool[common]:.1f} %"
     return (f"moved to the pool's class shares{by}: commonest {names[common]} {100 * pool[common]:.1f} % "
             f"(trained at {100 * trained[common]:.1f} %), rarest {names[rare]} {100 * pool[rare]:.2f} % (trained "
             f"at {100 * trained[rare]:.1f} %); whether the move helps on your data: "

@@ -316,7 +316,7 @@ def _before_the_shift(model: Model, prior: dict[str, Any], test: Examples) -> di
     assert isinstance(model.head, ClassificationHead), "config refuses --prior pool for regression"
     with unshifted(model.head, prior):
         report = model.evaluate(test)
-    shares = {"trained": prior["trained"], "pool": prior["pool"]}
+    shares = {k: prior[k] for k in ("trained", "pool", "estimated_by") if k in prior}
     return {"prior": shares, "before_prior": {key: report[key] for key in METRICS["classification"]}}
 
 

@@ -180,14 +180,15 @@ def _pool(data: dict[str, Any]) -> str:
 def _prior(results: dict[str, Any]) -> str:
     if results["config"].get("prior") != "pool":
         return ""
+    by_teacher = any(r.get("prior", {}).get("estimated_by") == "teacher" for r in results["rows"])
     moved = (" Each fine-tuned model's head was then moved to the class shares of the pool, estimated from its own "
-             "predictions (a self-trained student's from its teacher's; --prior pool); the baselines were "
-             "not.")  # fmt: skip
+             "predictions" + (" (a self-trained model's from its teacher's)" if by_teacher else "") +
+             " (--prior pool); the baselines were not.")  # fmt: skip
     effects = prior_effects(results["rows"])
     if not effects:  # a study written before the cells kept their scores from before the move
         return moved
-    shown = [f"{e['method']} at K = {e['labels_per_class']}: accuracy {_points(e['diff'])}, macro-F1 "
-             f"{_points(e['macro_f1_diff'])}" for e in effects]  # fmt: skip
+    shown = [f"{e['method']} at K = {e['labels_per_class']} ({e['diff'].n} seed{'s' * (e['diff'].n > 1)}): accuracy "
+             f"{_points(e['diff'])}, macro-F1 {_points(e['macro_f1_diff'])}" for e in effects]  # fmt: skip
     return f"{moved} Against the same models before the move, paired, it changed: {'; '.join(shown)}."
 
 

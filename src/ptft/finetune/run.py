@@ -165,8 +165,9 @@ def _fit(
     info: Dist, resume: bool, stop_at: int,
 ) -> tuple[dict[str, Any], Batch, dict[str, Any] | None]:  # fmt: skip
     """The strategy's training (and self-training's student) -> (summary, the inputs the kept model trained
-    on: the labelled ones, with the pseudo-labelled ones it was given, and with --prior pool a self-trained
-    student's estimate of the pool's shares, made by its teacher: finetune/prior.py says why)."""
+    on: the labelled ones, with the pseudo-labelled ones it was given, and with --prior pool self-training's
+    estimate of the pool's shares, made by its teacher, by which the student is moved: finetune/prior.py says
+    why)."""
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     spread = None
     if cfg.strategy == "label-prop":  # the labels spread over the pre-trained embedding first, then train
@@ -199,6 +200,6 @@ def _fit(
     if (student.best or 0.0) < (result_best or 0.0):
         model.load_state_dict(teacher)  # keep whichever validates better
         summary["kept"] = "teacher"
-        return summary, data.x_train, None
+        return summary, data.x_train, estimated  # the kept model's own estimate: not made twice
     summary.update(kept="student", val_accuracy=student.best, steps=summary["steps"] + student.steps)
     return summary, x, estimated
