@@ -65,11 +65,8 @@ def pairs(task: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (method, budget): the means before and after the move, after − before paired by seed, and the mean
     largest / smallest share the move estimated for the pool."""
     out = []
-    rows = [r for r in rows if "before_prior" in r]  # a study resumed across the change holds older cells too
-    for effect in prior_effects(rows):
-        diff = effect["diff"]
-        key = (effect["method"], effect["labels_per_class"])
-        cells = [r for r in rows if (r["method"], r["labels_per_class"]) == key]
+    for effect in prior_effects(rows):  # only cells with before_prior (a resumed study may hold older ones too)
+        diff, cells = effect["diff"], effect["cells"]
         ratio = float(np.mean([max(r["prior"]["pool"]) / min(r["prior"]["pool"]) for r in cells]))
         f1 = effect["macro_f1_diff"]  # the rare classes' side
         out.append({"task": task, "method": effect["method"], "labels_per_class": effect["labels_per_class"],

@@ -21,7 +21,8 @@ def test_each_model_is_paired_with_itself_before_the_move() -> None:
     prior = bench_module("prior")
     rows = [cell("full", 0, 0.70, 0.72, [0.8, 0.2]), cell("full", 1, 0.60, 0.63, [0.75, 0.25]),
             cell("linear", 0, 0.50, 0.49, [0.5, 0.5])]  # fmt: skip
-    full, linear = prior.pairs("t", rows)
+    older = {k: v for k, v in cell("full", 2, 0.6, 0.6, [0.5, 0.5]).items() if k not in ("before_prior", "prior")}
+    full, linear = prior.pairs("t", [*rows, older])  # a cell from before the move was recorded is left out
     assert (full["method"], full["seeds"]) == ("full", 2) and full["diff"] == pytest.approx(0.025)
     assert full["without"] == pytest.approx(0.65) and full["with"] == pytest.approx(0.675)
     assert full["macro_f1_diff"] == pytest.approx(0.025 - 0.05)  # macro-F1 paired with itself too

@@ -199,7 +199,8 @@ def _points(diff: Interval) -> str:
 def prior_effects(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per fine-tuned method and budget of a --prior pool study: its accuracy after the move to the pool's shares
     minus before it, paired by seed (`diff`, an Interval), and the same for macro-F1 (`macro_f1_diff`: moving
-    toward the common classes can raise accuracy while the rare ones lose), from the cells' `before_prior`."""
+    toward the common classes can raise accuracy while the rare ones lose), from the cells' `before_prior`; with
+    the `cells` they came from."""
     moved = [r for r in rows if "before_prior" in r]
     effects = []
     for method, k in dict.fromkeys((r["method"], r["labels_per_class"]) for r in moved):
@@ -208,7 +209,7 @@ def prior_effects(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         before = {r["seed"]: r["before_prior"]["accuracy"] for r in cells}
         f1_after = {r["seed"]: r["macro_f1"] for r in cells}
         f1_before = {r["seed"]: r["before_prior"]["macro_f1"] for r in cells}
-        effects.append({"method": method, "labels_per_class": k, "before": before, "after": after,
+        effects.append({"method": method, "labels_per_class": k, "cells": cells, "before": before, "after": after,
                         "diff": paired_difference(after, before),
                         "macro_f1_diff": paired_difference(f1_after, f1_before)})  # fmt: skip
     return effects
